@@ -1,0 +1,38 @@
+import { Type, type TSchema } from "@sinclair/typebox";
+
+// Schema pieces every module's model shares.
+
+export const TENANT_ID_PATTERN = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$";
+
+export const TenantId = Type.String({
+  pattern: TENANT_ID_PATTERN,
+  minLength: 1,
+  maxLength: 63,
+  description: "DNS-label-like tenant id",
+  examples: ["demo"],
+});
+
+export const Timestamp = Type.String({ format: "date-time", description: "ISO 8601 timestamp" });
+
+export const TenantParams = Type.Object({ tenant: Type.String() });
+
+/** A page of a list: opaque cursor to fetch the next page, absent on the last one. */
+export const Page = <T extends TSchema>(item: T, name: string) =>
+  Type.Object({ items: Type.Array(item), nextPageToken: Type.Optional(Type.String()) }, { $id: name });
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  pageToken: Type.Optional(Type.String({ maxLength: 200 })),
+};
+
+export const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
+
+/** Cursor over an insertion-ordered sequence column; opaque to clients. */
+export const cursor = {
+  encode: (seq: number): string => Buffer.from(`s:${seq}`).toString("base64url"),
+  decode: (token: string | undefined): number | undefined => {
+    if (token === undefined) return undefined;
+    const m = /^s:(\d{1,15})$/.exec(Buffer.from(token, "base64url").toString());
+    return m ? Number(m[1]) : Number.NaN;
+  },
+};

@@ -1,0 +1,68 @@
+import { Elysia, t } from "elysia";
+import { requireAdmin } from "../../server/auth";
+import { principalOf } from "../../server/app";
+import { ErrorBody } from "../../server/errors";
+import { CreateTenant, CreateToken, IssuedToken, Tenant, TenantList, TokenInfo, TokenList } from "./model";
+import type { TenantService } from "./service";
+
+const IdParams = t.Object({ id: t.String() });
+
+/** Admin-only management of tenants and their tokens. */
+export const tenantsController = (tenants: TenantService) =>
+  new Elysia({ name: "tenants", detail: { tags: ["tenants"] } })
+    .resolve(({ request }) => {
+      const principal = principalOf(request);
+      requireAdmin(principal);
+      return { principal };
+    })
+    .post(
+      "/api/tenants",
+      ({ body, set }) => {
+        set.status = 201;
+        return tenants.create(body);
+      },
+      { body: CreateTenant, response: { 201: Tenant, 409: ErrorBody }, detail: { summary: "Create a tenant" } },
+    )
+    .get(
+      "/api/tenants",
+      ({ query }) => {
+        const after = query.pageToken ? Buffer.from(query.pageToken, "base64url").toString() : undefined;
+        return tenants.list(query.limit ?? 50, after);
+      },
+      {
+        query: t.Object({ limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })), pageToken: t.Optional(t.String({ maxLength: 200 })) }),
+        response: { 200: TenantList },
+        detail: { summary: "List tenants" },
+      },
+    )
+    .get("/api/tenants/:id", ({ params }) => tenants.get(params.id), {
+      params: IdParams,
+      response: { 200: Tenant, 404: ErrorBody },
+      detail: { summary: "Get a tenant" },
+    })
+    .delete(
+      "/api/tenants/:id",
+      ({ params, set }) => {
+        tenants.delete(params.id);
+        set.status = 204;
+      },
+      { params: IdParams, detail: { summary: "Delete a tenant (must hold no sandboxes)" } },
+    )
+    .post(
+      "/api/tenants/:id/tokens",
+      ({ params, body, set }) => {
+        set.status = 201;
+        return tenants.issueToken(params.id, body?.name);
+      },
+      { params: IdParams, body: t.Optional(CreateToken), response: { 201: IssuedToken }, detail: { summary: "Mint a tenant token (returned once)" } },
+    )
+    .get("/api/tenants/:id/tokens", ({ params }) => ({ items: tenants.listTokens(params.id) }), {
+      params: IdParams,
+      response: { 200: TokenList },
+      detail: { summary: "List a tenant's tokens (no secrets)" },
+    })
+    .delete("/api/tenants/:id/tokens/:tokenId", ({ params }) => tenants.revokeToken(params.id, params.tokenId), {
+      params: t.Object({ id: t.String(), tokenId: t.String() }),
+      response: { 200: TokenInfo },
+      detail: { summary: "Revoke a tenant token" },
+    });

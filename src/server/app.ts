@@ -1,0 +1,106 @@
+import { Elysia } from "elysia";
+import type { Logger } from "./logging";
+import { ApiError, errorBody } from "./errors";
+import type { Authenticator, Principal } from "./auth";
+import { openapiPlugin } from "./openapi";
+
+/** JSON bodies above this are refused with 413 before they are parsed. */
+export const MAX_JSON_BODY = 1024 * 1024;
+
+interface RequestMeta {
+  id: string;
+  start: number;
+  principal?: Principal;
+}
+
+const meta = new WeakMap<Request, RequestMeta>();
+
+/** Who made this request; only defined on /api routes, which all require a token. */
+export const principalOf = (request: Request): Principal => {
+  const p = meta.get(request)?.principal;
+  if (!p) throw new ApiError(401, "unauthorized", "missing Authorization: Bearer <token> header");
+  return p;
+};
+
+export const requestIdOf = (request: Request): string => meta.get(request)?.id ?? "-";
+
+// Elysia's validator reports paths like "/spec/process/argv"; clients get the same pointer.
+const validationDetails = (error: unknown): { path: string; message: string; errors: { path: string; message: string }[] } => {
+  const all = ((error as { all?: { path?: string; message?: string; summary?: string }[] }).all ?? []).map((e) => ({
+    path: e.path || "/",
+    message: e.summary ?? e.message ?? "is invalid",
+  }));
+  const first = all[0] ?? { path: "/", message: "request does not match the schema" };
+  return { ...first, errors: all.slice(0, 20) };
+};
+
+export interface AppDeps {
+  logger: Logger;
+  auth: Authenticator;
+}
+
+/** The HTTP shell every controller mounts into: ids, auth, size limits, errors, request logs. */
+export const createApp = ({ logger, auth }: AppDeps) =>
+  new Elysia({ normalize: false, serve: { maxRequestBodySize: 256 * 1024 * 1024 } })
+    .onRequest(({ request }) => {
+      const m: RequestMeta = { id: crypto.randomUUID(), start: performance.now() };
+      meta.set(request, m);
+      const url = new URL(request.url);
+      if (url.pathname.startsWith("/api/") || url.pathname === "/api") {
+        m.principal = auth.authenticate(request.headers.get("authorization"));
+      }
+      const length = Number(request.headers.get("content-length") ?? 0);
+      const type = request.headers.get("content-type") ?? "";
+      if (length > MAX_JSON_BODY && !type.startsWith("application/x-tar") && !type.startsWith("application/octet-stream")) {
+        throw new ApiError(413, "payload_too_large", `request body of ${length} bytes exceeds the ${MAX_JSON_BODY} byte limit`, { limit: MAX_JSON_BODY });
+      }
+    })
+    .onError(({ code, error, request, set }) => {
+      set.headers["content-type"] = "application/json";
+      set.headers["x-request-id"] = requestIdOf(request);
+      if (error instanceof ApiError) {
+        set.status = error.status;
+        if (error.status === 401) set.headers["www-authenticate"] = 'Bearer realm="nimbus"';
+        return errorBody(error.code, error.message, error.details);
+      }
+      switch (code) {
+        case "VALIDATION": {
+          const d = validationDetails(error);
+          set.status = 422;
+          return errorBody("validation_failed", `${d.path}: ${d.message}`, d);
+        }
+        case "PARSE":
+          set.status = 400;
+          return errorBody("malformed_body", "the request body is not valid JSON");
+        case "NOT_FOUND":
+          set.status = 404;
+          return errorBody("route_not_found", `no route for ${request.method} ${new URL(request.url).pathname}`);
+      }
+      const status = (error as { status?: number }).status;
+      if (typeof status === "number" && status >= 400 && status < 500) {
+        set.status = status;
+        return errorBody("bad_request", (error as Error).message || "bad request");
+      }
+      const requestId = requestIdOf(request);
+      logger.error({ requestId, err: error }, "unhandled error");
+      set.status = 500;
+      return errorBody("internal", "internal error; report the request id", { requestId });
+    })
+    .onAfterHandle(({ request, set }) => {
+      set.headers["x-request-id"] = requestIdOf(request);
+    })
+    .onAfterResponse(({ request, set }) => {
+      const m = meta.get(request);
+      const url = new URL(request.url);
+      logger.info(
+        {
+          requestId: m?.id,
+          method: request.method,
+          path: url.pathname,
+          status: typeof set.status === "number" ? set.status : 200,
+          durationMs: m ? Math.round((performance.now() - m.start) * 100) / 100 : undefined,
+        },
+        "request",
+      );
+    })
+    .use(openapiPlugin());
