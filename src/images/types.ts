@@ -19,6 +19,10 @@ export interface ResolvedImage {
   config: ImageConfig;
   /** unpacked layer directories, bottom first */
   layers: string[];
+  /** platform manifest digest when `digest` names an index/list */
+  manifestDigest?: string;
+  /** layer diff ids, bottom first (same order as layers) */
+  diffIds?: string[];
 }
 
 export interface PullProgress {

@@ -1,0 +1,73 @@
+// Thin bun:ffi bindings to the few libc calls node:fs lacks: mknod (overlay whiteouts),
+// lsetxattr/lgetxattr (overlay opaque markers, layer xattrs), mount/umount2 (overlay snapshots).
+import { dlopen, FFIType, ptr, read } from "bun:ffi";
+
+let lib: ReturnType<typeof open> | null = null;
+function open() {
+  return dlopen("libc.so.6", {
+    mknod: { args: [FFIType.ptr, FFIType.u32, FFIType.u64], returns: FFIType.i32 },
+    lsetxattr: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.i32], returns: FFIType.i32 },
+    lgetxattr: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
+    mount: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
+    umount2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+    strerror: { args: [FFIType.i32], returns: FFIType.cstring },
+    __errno_location: { args: [], returns: FFIType.ptr },
+  });
+}
+const libc = () => (lib ??= open());
+const cstr = (s: string) => Buffer.from(s + "\0", "utf8");
+
+export class SysError extends Error {
+  constructor(readonly call: string, readonly errno: number, readonly path: string) {
+    super(`${call}(${path}): ${String(libc().symbols.strerror(errno))} (errno ${errno})`);
+  }
+}
+
+function check(rc: number | bigint, call: string, path: string): void {
+  if (Number(rc) < 0) {
+    const errno = read.i32(libc().symbols.__errno_location()!, 0);
+    throw new SysError(call, errno, path);
+  }
+}
+
+const S_IFCHR = 0o020000;
+const S_IFIFO = 0o010000;
+
+/** An overlayfs whiteout: a character device 0/0. */
+export function mkWhiteout(path: string): void {
+  check(libc().symbols.mknod(cstr(path), S_IFCHR | 0o000, 0n), "mknod", path);
+}
+
+export function mkFifo(path: string, mode: number): void {
+  check(libc().symbols.mknod(cstr(path), S_IFIFO | (mode & 0o7777), 0n), "mknod", path);
+}
+
+export function lsetxattr(path: string, name: string, value: Uint8Array | string): void {
+  const v = typeof value === "string" ? Buffer.from(value) : Buffer.from(value);
+  const buf = v.length ? v : Buffer.alloc(1);
+  check(libc().symbols.lsetxattr(cstr(path), cstr(name), ptr(buf), BigInt(v.length), 0), "lsetxattr", path);
+}
+
+/** Value of an xattr, or null when absent. */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  const buf = Buffer.alloc(256);
+  const n = Number(libc().symbols.lgetxattr(cstr(path), cstr(name), ptr(buf), BigInt(buf.length)));
+  if (n < 0) return null;
+  return buf.subarray(0, n);
+}
+
+export function mountOverlay(target: string, options: string): void {
+  check(libc().symbols.mount(cstr("overlay"), cstr(target), cstr("overlay"), 0n, cstr(options)), "mount", target);
+}
+
+const MNT_DETACH = 2;
+/** Unmount; returns false when nothing was mounted there (EINVAL/ENOENT). */
+export function unmount(target: string): boolean {
+  const rc = libc().symbols.umount2(cstr(target), MNT_DETACH);
+  if (rc < 0) {
+    const errno = read.i32(libc().symbols.__errno_location()!, 0);
+    if (errno === 22 || errno === 2) return false;
+    throw new SysError("umount2", errno, target);
+  }
+  return true;
+}
