@@ -46,7 +46,9 @@ export const createApp = ({ logger, auth }: AppDeps) =>
       const m: RequestMeta = { id: crypto.randomUUID(), start: performance.now() };
       meta.set(request, m);
       const url = new URL(request.url);
-      if (url.pathname.startsWith("/api/") || url.pathname === "/api") {
+      // Browsers cannot set headers on a WebSocket: an attach may carry a one-time ticket instead.
+      const ticketed = url.pathname.endsWith("/attach") && url.searchParams.has("ticket");
+      if ((url.pathname.startsWith("/api/") || url.pathname === "/api") && !ticketed) {
         m.principal = auth.authenticate(request.headers.get("authorization"));
       }
       const length = Number(request.headers.get("content-length") ?? 0);

@@ -56,3 +56,23 @@ CREATE TABLE `tenants` (
 	`display_name` text,
 	`created_at` integer NOT NULL
 );
+--> statement-breakpoint
+CREATE TABLE `images` (
+	`reference` text PRIMARY KEY NOT NULL,
+	`digest` text NOT NULL,
+	`manifest_digest` text NOT NULL,
+	`config_digest` text NOT NULL,
+	`config` text NOT NULL,
+	`layers` text NOT NULL,
+	`blobs` text NOT NULL,
+	`size` integer DEFAULT 0 NOT NULL,
+	`created_at` integer NOT NULL,
+	`last_used_at` integer NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE `layers` (
+	`diff_id` text PRIMARY KEY NOT NULL,
+	`blob_digest` text,
+	`size` integer NOT NULL,
+	`unpacked_at` integer NOT NULL
+);

@@ -1,0 +1,89 @@
+import { Elysia, t } from "elysia";
+import { principalOf } from "../../server/app";
+import { requireTenantAccess } from "../../server/auth";
+import { ErrorBody } from "../../server/errors";
+import { tenantScope } from "../tenants/scope";
+import type { TenantService } from "../tenants/service";
+import type { AttachHub } from "./attach";
+import { AttachTicket, CloseSession, OpenSession, RenewSession, Session, SessionList, SessionListQuery, SessionParams } from "./model";
+import type { SessionService } from "./service";
+
+const BASE = "/api/tenants/:tenant/sessions";
+
+export const ATTACH_DESCRIPTION = `WebSocket. Authenticate with \`Authorization: Bearer\` or a one-time \`?ticket=\` from POST …/attach-ticket.
+Choose the channel with \`?channel=stdio|exec|pty\` (default: the session's first channel).
+Frames are binary; the first byte is the channel: 0 stdin, 1 stdout, 2 stderr, 3 control (JSON), 4 resize (JSON {cols, rows}).
+For exec and pty, send control {"type":"start","argv":[...],"environment":{},"workingDir":"/","cols":80,"rows":24} first;
+the server answers {"type":"started"}, streams output, then {"type":"exit","exitCode":n} and closes with 1000.
+Control {"type":"eof"} closes the process's stdin. When the lease ends the socket closes with 4001 (expired), 4002 (closed) or 4003 (target stopped).`;
+
+export const sessionsController = (tenants: TenantService, sessions: SessionService, hub: AttachHub) =>
+  new Elysia({ name: "sessions", detail: { tags: ["sessions"] } })
+    // Attach first: it authenticates itself so a browser can use a ticket instead of a header.
+    .ws(`${BASE}/:id/attach`, {
+      params: SessionParams,
+      query: t.Object({ channel: t.Optional(t.String()), ticket: t.Optional(t.String()) }),
+      beforeHandle({ request, params, query }) {
+        if (query.ticket) {
+          if (!sessions.redeemTicket(query.ticket, params.tenant, params.id)) throw new Response(JSON.stringify({ error: { code: "unauthorized", message: "attach ticket is invalid, used or expired" } }), { status: 401, headers: { "content-type": "application/json", "www-authenticate": 'Bearer realm="nimbus"' } });
+          return;
+        }
+        requireTenantAccess(principalOf(request), params.tenant);
+        sessions.row(params.tenant, params.id);
+      },
+      open(ws) {
+        hub.open(ws.raw as never, ws.data.params.tenant, ws.data.params.id, ws.data.query.channel);
+      },
+      message(ws, message) {
+        hub.message(ws.raw as never, message);
+      },
+      close(ws) {
+        hub.close(ws.raw as never);
+      },
+      detail: { summary: "Attach to a session (WebSocket)", description: ATTACH_DESCRIPTION },
+    })
+    .use(tenantScope(tenants))
+    .post(
+      BASE,
+      ({ tenantId, body, set }) => {
+        set.status = 201;
+        return sessions.open(tenantId, body);
+      },
+      {
+        params: t.Object({ tenant: t.String() }),
+        body: OpenSession,
+        response: { 201: Session, 404: ErrorBody, 409: ErrorBody },
+        detail: { summary: "Lease a session to a ready target" },
+      },
+    )
+    .get(BASE, ({ tenantId, query }) => sessions.list(tenantId, query), {
+      params: t.Object({ tenant: t.String() }),
+      query: SessionListQuery,
+      response: { 200: SessionList },
+      detail: { summary: "List sessions, filtered by target and state" },
+    })
+    .get(`${BASE}/:id`, ({ tenantId, params }) => sessions.get(tenantId, params.id), {
+      params: SessionParams,
+      response: { 200: Session, 404: ErrorBody },
+      detail: { summary: "Get a session" },
+    })
+    .post(`${BASE}/:id/close`, ({ tenantId, params, body }) => sessions.close(tenantId, params.id, body?.reason), {
+      params: SessionParams,
+      body: t.Optional(CloseSession),
+      response: { 200: Session, 404: ErrorBody },
+      detail: { summary: "Close a session (idempotent; the first reason is kept)" },
+    })
+    .post(`${BASE}/:id/renew`, ({ tenantId, params, body }) => sessions.renew(tenantId, params.id, body?.requestedTtlMs), {
+      params: SessionParams,
+      body: t.Optional(RenewSession),
+      response: { 200: Session, 404: ErrorBody, 409: ErrorBody },
+      detail: { summary: "Extend an open lease from now by the (clamped) requested TTL" },
+    })
+    .post(
+      `${BASE}/:id/attach-ticket`,
+      ({ tenantId, params, set }) => {
+        set.status = 201;
+        return sessions.issueTicket(tenantId, params.id);
+      },
+      { params: SessionParams, response: { 201: AttachTicket, 404: ErrorBody, 409: ErrorBody }, detail: { summary: "One-time attach credential for browsers (30 s)" } },
+    );
