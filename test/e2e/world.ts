@@ -1,0 +1,88 @@
+import { expect } from "bun:test";
+import { startFixtureRegistry, type FixtureRegistry } from "../fixtures/registry";
+import { cleanupDirs, startServer, type ServerHandle, type StartOptions } from "./harness";
+
+// A server whose docker.io is the local fixture registry, so the docs' image references
+// (docker.io/library/node:22-alpine, python:3.12-slim) resolve offline and unchanged.
+
+export interface World {
+  registry: FixtureRegistry;
+  server: ServerHandle;
+  restart(kill?: boolean, downtimeMs?: number): Promise<ServerHandle>;
+  close(): Promise<void>;
+}
+
+export const serverArgs = (registry: FixtureRegistry): string[] => ["--registry-mirror", `docker.io=${registry.url}`, "--insecure-registry", registry.host, "--log-level", "debug"];
+
+export const startWorld = async (opts: StartOptions = {}): Promise<World> => {
+  const registry = await startFixtureRegistry();
+  const world: World = {
+    registry,
+    server: await startServer({ ...opts, args: [...serverArgs(registry), ...(opts.args ?? [])] }),
+    async restart(kill = false, downtimeMs = 0) {
+      const old = world.server;
+      if (kill) await old.kill();
+      else await old.stop();
+      await Bun.sleep(downtimeMs);
+      world.server = await startServer({ dataDir: old.dataDir, xdg: old.xdg, args: [...serverArgs(registry), ...(opts.args ?? [])] });
+      return world.server;
+    },
+    async close() {
+      const s = world.server;
+      try {
+        await deleteEverything(s);
+      } finally {
+        await s.stop();
+        await registry.stop();
+        cleanupDirs(s.dataDir, s.xdg);
+      }
+    },
+  };
+  return world;
+};
+
+/** Stop and delete every sandbox of every tenant: tests leave nothing running. */
+export const deleteEverything = async (s: ServerHandle): Promise<void> => {
+  const tenants = (await s.api("GET", "/api/tenants?limit=500")).body.items as { metadata: { id: string } }[];
+  for (const t of tenants) {
+    const list = (await s.api("GET", `/api/tenants/${t.metadata.id}/sandboxes?limit=500`)).body.items as { metadata: { id: string } }[];
+    await Promise.all(
+      list.map(async (sb) => {
+        await s.api("POST", `/api/tenants/${t.metadata.id}/sandboxes/${sb.metadata.id}/stop`, { graceMs: 0 });
+        const del = await s.api("DELETE", `/api/tenants/${t.metadata.id}/sandboxes/${sb.metadata.id}`);
+        expect([204, 404]).toContain(del.status);
+      }),
+    );
+  }
+};
+
+export const TERMINAL = ["stopped", "failed"];
+
+/** Poll a sandbox until `done(state)`; returns the last resource and every state seen. */
+export const waitFor = async (
+  s: ServerHandle,
+  tenant: string,
+  id: string,
+  done: (state: string) => boolean,
+  timeoutMs = 60_000,
+): Promise<{ sandbox: any; seen: string[] }> => {
+  const seen: string[] = [];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await s.api("GET", `/api/tenants/${tenant}/sandboxes/${id}`);
+    expect(r.status).toBe(200);
+    const state = r.body.status.lifecycleState as string;
+    if (seen.at(-1) !== state) seen.push(state);
+    if (done(state)) return { sandbox: r.body, seen };
+    if (Date.now() > deadline) throw new Error(`sandbox ${id} stuck in ${state} (seen ${seen.join(" → ")}): ${JSON.stringify(r.body.status)}`);
+    await Bun.sleep(25);
+  }
+};
+
+export const sandboxSpec = (reference: string, argv?: string[], extra: Record<string, unknown> = {}) => ({
+  owner: { kind: "standalone", displayName: "test" },
+  backend: "container",
+  root: { kind: "oci_image", source: { kind: "reference", reference } },
+  ...(argv ? { process: { argv } } : {}),
+  ...extra,
+});
