@@ -30,11 +30,11 @@ describe("sandboxes API (compiled binary, fixture registry as docker.io)", () =>
     const other = await create({ spec: sandboxSpec(BUSYBOX, ["sleep", "30"]), labels: { purpose: "other" } });
     const { sandbox, seen } = await waitFor(w.server, T, id, (s) => TERMINAL.includes(s));
     expect(sandbox.status.lifecycleState).toBe("stopped");
-    expect(sandbox.status.exit).toEqual({ code: 3, signal: null, oomKilled: false });
+    expect(sandbox.status.exit).toEqual({ code: 0, signal: null, oomKilled: false });
     expect(sandbox.status.transitions.ready ?? sandbox.status.transitions.starting).toBeDefined();
     expect(seen.at(-1)).toBe("stopped");
     const logs = await fetch(`${w.server.url}${base()}/${id}/logs`, { headers: { authorization: `Bearer ${w.server.token}` } });
-    expect(await logs.text()).toContain("job done");
+    expect(await logs.text()).toContain("hello from job.py on python");
 
     const batch = await w.server.api("GET", `${base()}?labelKey=purpose&labelValue=batch`);
     expect(batch.body.items.map((s: any) => s.metadata.id)).toEqual([id]);
@@ -50,7 +50,7 @@ describe("sandboxes API (compiled binary, fixture registry as docker.io)", () =>
     const s2 = await w.server.api("POST", `${base()}/${id}/stop`);
     expect([s1.status, s2.status]).toEqual([200, 200]);
     expect(s2.body.status.lifecycleState).toBe("stopped");
-    expect(s2.body.status.exit.code).toBe(3);
+    expect(s2.body.status.exit.code).toBe(0);
   });
 
   test("the quickstart's node sandbox reaches ready and stays there until stopped; secrets never come back", async () => {
