@@ -1,4 +1,4 @@
-import { Type, type TSchema } from "@sinclair/typebox";
+import { Type, type TLiteral, type TSchema, type TUnion } from "@sinclair/typebox";
 
 // Schema pieces every module's model shares.
 
@@ -36,3 +36,10 @@ export const cursor = {
     return m ? Number(m[1]) : Number.NaN;
   },
 };
+
+/** A union of string literals from a const list, keeping the literal types. */
+export const OneOf = <const T extends readonly string[]>(values: T, options: { description?: string } = {}) =>
+  Type.Union(
+    values.map((v) => Type.Literal(v)) as unknown as { -readonly [K in keyof T]: TLiteral<T[K]> },
+    options,
+  ) as unknown as TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }>;

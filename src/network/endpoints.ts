@@ -59,15 +59,15 @@ export class EndpointProxy {
               },
               data: (upstream, chunk) => send(upstream.data.peer, upstream, chunk),
               drain: (upstream) => flush(upstream),
-              close: (upstream) => upstream.data.peer?.end(),
-              error: (upstream) => upstream.data.peer?.end(),
+              close: (upstream) => void upstream.data.peer?.end(),
+              error: (upstream) => void upstream.data.peer?.end(),
             },
           }).catch(() => client.end());
         },
         data: (client, chunk) => send(client.data.peer, client, chunk),
         drain: (client) => flush(client),
-        close: (client) => client.data.peer?.end(),
-        error: (client) => client.data.peer?.end(),
+        close: (client) => void client.data.peer?.end(),
+        error: (client) => void client.data.peer?.end(),
       },
     });
     const list = this.#listeners.get(sandboxId) ?? [];

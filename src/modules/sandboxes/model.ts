@@ -1,11 +1,11 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { Page, PageQuery, TenantParams, Timestamp } from "../shared";
+import { OneOf, Page, PageQuery, TenantParams, Timestamp } from "../shared";
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(s: T) => Type.Union([s, Type.Null()]);
 
 export const LIFECYCLE_STATES = ["pending", "preparing", "starting", "ready", "stopping", "stopped", "failed"] as const;
 export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
-export const LifecycleState = Type.Union(LIFECYCLE_STATES.map((s) => Type.Literal(s)));
+export const LifecycleState = OneOf(LIFECYCLE_STATES);
 
 export const Profile = Type.Union([Type.Literal("worker"), Type.Literal("desktop")], { description: "worker: a process; desktop: a process with a virtual display" });
 export const BackendName = Type.Union([Type.Literal("container"), Type.Literal("krun")]);

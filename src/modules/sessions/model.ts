@@ -1,11 +1,11 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { Page, PageQuery, Timestamp } from "../shared";
+import { OneOf, Page, PageQuery, Timestamp } from "../shared";
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(s: T) => Type.Union([s, Type.Null()]);
 
 export const CHANNELS = ["stdio", "exec", "pty"] as const;
 export type Channel = (typeof CHANNELS)[number];
-export const Channel = Type.Union(CHANNELS.map((c) => Type.Literal(c)), {
+export const Channel = OneOf(CHANNELS, {
   description: "stdio: the main process's stdin/stdout/stderr; exec: run commands; pty: a terminal",
 });
 
@@ -53,7 +53,7 @@ export const Session = Type.Object(
       targetSnapshot: TargetSnapshot,
     }),
     status: Type.Object({
-      state: Type.Union(SESSION_STATES.map((s) => Type.Literal(s))),
+      state: OneOf(SESSION_STATES),
       closedAt: Nullable(Timestamp),
       closeReason: Nullable(Type.String()),
     }),
@@ -68,7 +68,7 @@ export const SessionListQuery = Type.Object(
   {
     sandboxId: Type.Optional(Type.String({ maxLength: 64 })),
     serviceName: Type.Optional(Type.String({ maxLength: 63 })),
-    state: Type.Optional(Type.Union(SESSION_STATES.map((s) => Type.Literal(s)))),
+    state: Type.Optional(OneOf(SESSION_STATES)),
     ...PageQuery,
   },
   { additionalProperties: false },
