@@ -198,7 +198,7 @@ export class ImageServiceImpl implements ImageService {
     let doc: any;
     try { doc = JSON.parse(new TextDecoder().decode(bytes)); } catch { throw new ImageError("invalid_manifest", `manifest of ${ref.repository} is not JSON`, 502); }
     const mediaType: string = doc.mediaType ?? res.headers.get("content-type")?.split(";")[0] ?? "";
-    if (doc.schemaVersion === 1 || mediaType.includes("manifest.v1")) {
+    if (doc.schemaVersion === 1 || mediaType.startsWith("application/vnd.docker.distribution.manifest.v1")) {
       throw new ImageError("unsupported_manifest", `image ${ref.toString()} only has a schema 1 manifest, which is not supported`, 422);
     }
     const digest = want?.startsWith("sha512:") ? want : computed;
