@@ -462,12 +462,14 @@ export async function pruneImages(svc: ImageServiceImpl, opts: PruneOptions = {}
       if (!live.has(s.key)) { await svc.removeSnapshot(s.key); result.snapshots.push(s.key); }
     }
   }
-  const usedDirs = new Set(svc.listSnapshots().flatMap((s) => s.lowers));
+  const snaps = svc.listSnapshots().map((s) => new Set(s.lowers));
+  const usedDirs = new Set(snaps.flatMap((s) => [...s]));
   const rows = svc.db.select().from(images).all();
   const keep: typeof rows = [];
   for (const r of rows) {
     const dirs = (JSON.parse(r.layers) as string[]).map((d) => svc.store.layerPath(d));
-    const inUse = dirs.some((d) => usedDirs.has(d));
+    // an image is in use when a snapshot stands on its whole layer stack
+    const inUse = snaps.some((s) => dirs.every((d) => s.has(d)));
     if (opts.all && !inUse) {
       svc.db.delete(images).where(eq(images.reference, r.reference)).run();
       result.images.push(r.reference);
