@@ -141,7 +141,7 @@ export async function buildImage(svc: ImageServiceImpl, req: BuildRequest): Prom
           declaredArgs.add(k);
           if (req.buildArgs?.[k] === undefined && v !== undefined) vars[k] = expand(v, vars);
         }
-        if (state) state = { ...state, key: hash(state.key, "ARG", JSON.stringify(Object.entries(vars).filter(([k]) => declaredArgs.has(k)).sort())) };
+        if (state) state = { ...(state as State), key: hash(state.key, "ARG", JSON.stringify(Object.entries(vars).filter(([k]) => declaredArgs.has(k)).sort())) };
         continue;
       }
       if (ins.cmd === "FROM") {
