@@ -1,5 +1,5 @@
 import { expect } from "bun:test";
-import { startFixtureRegistry, type FixtureRegistry } from "../fixtures/registry";
+import { startFixtureRegistry, type FixtureRegistry } from "../fixtures/images";
 import { cleanupDirs, startServer, type ServerHandle, type StartOptions } from "./harness";
 
 // A server whose docker.io is the local fixture registry, so the docs' image references
