@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import type { Logger } from "./logging";
 import { ApiError, errorBody } from "./errors";
 import type { Authenticator, Principal } from "./auth";
-import { openapiPlugin } from "./openapi";
+import { openapiPlugin, type ExtraPaths } from "./openapi";
 
 /** JSON bodies above this are refused with 413 before they are parsed. */
 export const MAX_JSON_BODY = 1024 * 1024;
@@ -37,10 +37,11 @@ const validationDetails = (error: unknown): { path: string; message: string; err
 export interface AppDeps {
   logger: Logger;
   auth: Authenticator;
+  docs?: ExtraPaths;
 }
 
 /** The HTTP shell every controller mounts into: ids, auth, size limits, errors, request logs. */
-export const createApp = ({ logger, auth }: AppDeps) =>
+export const createApp = ({ logger, auth, docs }: AppDeps) =>
   new Elysia({ normalize: false, serve: { maxRequestBodySize: 256 * 1024 * 1024 } })
     .onRequest(({ request }) => {
       const m: RequestMeta = { id: crypto.randomUUID(), start: performance.now() };
@@ -105,4 +106,4 @@ export const createApp = ({ logger, auth }: AppDeps) =>
         "request",
       );
     })
-    .use(openapiPlugin());
+    .use(openapiPlugin(docs));

@@ -10,7 +10,10 @@ const ASSETS: Record<string, { file: string; type: string }> = {
   "swagger-ui.css": { file: css, type: "text/css; charset=utf-8" },
 };
 
-export const openapiPlugin = () =>
+/** Paths Elysia cannot describe itself (WebSocket upgrades), documented by their modules. */
+export type ExtraPaths = Record<string, Record<string, unknown>>;
+
+export const openapiPlugin = (extraPaths: ExtraPaths = {}) =>
   new Elysia({ name: "nimbus-openapi" })
     .use(
       openapi({
@@ -36,6 +39,7 @@ export const openapiPlugin = () =>
             securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "admin token or a tenant token" } },
           },
           security: [{ bearer: [] }],
+          paths: extraPaths as never,
         },
       }),
     )

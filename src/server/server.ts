@@ -7,7 +7,7 @@ import { adminTokenPath, loadOrCreateAdminToken } from "../host/token";
 import { preflight } from "../host/preflight";
 import { sandboxesController } from "../modules/sandboxes";
 import { SandboxService, type SandboxLimits } from "../modules/sandboxes/service";
-import { sessionsController } from "../modules/sessions";
+import { attachDocs, sessionsController } from "../modules/sessions";
 import { AttachHub } from "../modules/sessions/attach";
 import { CHANNELS } from "../modules/sessions/model";
 import { SessionService, type SessionLimits } from "../modules/sessions/service";
@@ -126,7 +126,7 @@ export const startServer = async (config: ServerConfig): Promise<RunningServer> 
   });
 
   let ready = false;
-  const app = createApp({ logger, auth: new Authenticator(token, store) })
+  const app = createApp({ logger, auth: new Authenticator(token, store), docs: attachDocs })
     .use(systemController({ ready: () => ready, capabilities }))
     .use(tenantsController(tenants))
     .use(sandboxesController(tenants, sandboxes, backends))

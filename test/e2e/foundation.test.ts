@@ -119,9 +119,12 @@ describe("nimbus binary: boot, admin token, tenants, auth", () => {
 
   test("request log lines carry method/path/status and never the token", async () => {
     await s.api("GET", "/api/tenants");
-    const lines = s.output().split("\n").filter((l) => l.includes('"msg":"request"'));
-    expect(lines.length).toBeGreaterThan(5);
-    const line = JSON.parse(lines.at(-1) as string);
+    const requestLines = () => s.output().split("\n").filter((l) => l.includes('"msg":"request"'));
+    for (let i = 0; i < 100 && !requestLines().some((l) => l.includes('"path":"/api/tenants"') && l.includes('"status":200')); i++) await Bun.sleep(20);
+    const lines = requestLines().filter((l) => l.includes('"path":"/api/tenants"') && l.includes('"method":"GET"'));
+    expect(requestLines().length).toBeGreaterThan(5);
+    expect(lines.length).toBeGreaterThan(0);
+    const line = JSON.parse(lines.findLast((l) => l.includes(`"status":200`)) as string);
     expect(line).toMatchObject({ method: "GET", path: "/api/tenants", status: 200 });
     expect(typeof line.requestId).toBe("string");
     expect(s.output()).not.toContain(s.token);

@@ -17,6 +17,24 @@ For exec and pty, send control {"type":"start","argv":[...],"environment":{},"wo
 the server answers {"type":"started"}, streams output, then {"type":"exit","exitCode":n} and closes with 1000.
 Control {"type":"eof"} closes the process's stdin. When the lease ends the socket closes with 4001 (expired), 4002 (closed) or 4003 (target stopped).`;
 
+/** OpenAPI for the attach upgrade, which Elysia's generator cannot express. */
+export const attachDocs = {
+  [`${BASE.replace(":tenant", "{tenant}")}/{id}/attach`]: {
+    get: {
+      tags: ["sessions"],
+      summary: "Attach to a session (WebSocket)",
+      description: ATTACH_DESCRIPTION,
+      parameters: [
+        { name: "tenant", in: "path", required: true, schema: { type: "string" } },
+        { name: "id", in: "path", required: true, schema: { type: "string" } },
+        { name: "channel", in: "query", required: false, schema: { type: "string", enum: ["stdio", "exec", "pty"] } },
+        { name: "ticket", in: "query", required: false, schema: { type: "string" }, description: "one-time attach ticket instead of the Authorization header" },
+      ],
+      responses: { "101": { description: "Switching Protocols: the attach stream" }, "401": { description: "no valid token or ticket" }, "404": { description: "no such session" } },
+    },
+  },
+};
+
 export const sessionsController = (tenants: TenantService, sessions: SessionService, hub: AttachHub) =>
   new Elysia({ name: "sessions", detail: { tags: ["sessions"] } })
     // Attach first: it authenticates itself so a browser can use a ticket instead of a header.
@@ -40,7 +58,7 @@ export const sessionsController = (tenants: TenantService, sessions: SessionServ
       close(ws) {
         hub.close(ws.raw as never);
       },
-      detail: { summary: "Attach to a session (WebSocket)", description: ATTACH_DESCRIPTION },
+      detail: { hide: true },
     })
     .use(tenantScope(tenants))
     .post(

@@ -5,7 +5,7 @@ import { ErrorBody } from "../../server/errors";
 import { CreateTenant, CreateToken, IssuedToken, Tenant, TenantList, TokenInfo, TokenList } from "./model";
 import type { TenantService } from "./service";
 
-const IdParams = t.Object({ id: t.String() });
+const IdParams = t.Object({ tenant: t.String() });
 
 /** Admin-only management of tenants and their tokens. */
 export const tenantsController = (tenants: TenantService) =>
@@ -35,34 +35,34 @@ export const tenantsController = (tenants: TenantService) =>
         detail: { summary: "List tenants" },
       },
     )
-    .get("/api/tenants/:id", ({ params }) => tenants.get(params.id), {
+    .get("/api/tenants/:tenant", ({ params }) => tenants.get(params.tenant), {
       params: IdParams,
       response: { 200: Tenant, 404: ErrorBody },
       detail: { summary: "Get a tenant" },
     })
     .delete(
-      "/api/tenants/:id",
+      "/api/tenants/:tenant",
       ({ params, set }) => {
-        tenants.delete(params.id);
+        tenants.delete(params.tenant);
         set.status = 204;
       },
       { params: IdParams, detail: { summary: "Delete a tenant (must hold no sandboxes)" } },
     )
     .post(
-      "/api/tenants/:id/tokens",
+      "/api/tenants/:tenant/tokens",
       ({ params, body, set }) => {
         set.status = 201;
-        return tenants.issueToken(params.id, body?.name);
+        return tenants.issueToken(params.tenant, body?.name);
       },
       { params: IdParams, body: t.Optional(CreateToken), response: { 201: IssuedToken }, detail: { summary: "Mint a tenant token (returned once)" } },
     )
-    .get("/api/tenants/:id/tokens", ({ params }) => ({ items: tenants.listTokens(params.id) }), {
+    .get("/api/tenants/:tenant/tokens", ({ params }) => ({ items: tenants.listTokens(params.tenant) }), {
       params: IdParams,
       response: { 200: TokenList },
       detail: { summary: "List a tenant's tokens (no secrets)" },
     })
-    .delete("/api/tenants/:id/tokens/:tokenId", ({ params }) => tenants.revokeToken(params.id, params.tokenId), {
-      params: t.Object({ id: t.String(), tokenId: t.String() }),
+    .delete("/api/tenants/:tenant/tokens/:tokenId", ({ params }) => tenants.revokeToken(params.tenant, params.tokenId), {
+      params: t.Object({ tenant: t.String(), tokenId: t.String() }),
       response: { 200: TokenInfo },
       detail: { summary: "Revoke a tenant token" },
     });
