@@ -1,4 +1,5 @@
 import { Type, type TLiteral, type TSchema, type TUnion } from "@sinclair/typebox";
+import { t } from "elysia";
 
 // Schema pieces every module's model shares.
 
@@ -20,8 +21,12 @@ export const TenantParams = Type.Object({ tenant: Type.String() });
 export const Page = <T extends TSchema>(item: T, name: string) =>
   Type.Object({ items: Type.Array(item), nextPageToken: Type.Optional(Type.String()) }, { $id: name });
 
+// Query strings arrive as text: Elysia's Numeric/BooleanString decode them before validation.
+export const QueryInt = (options: { minimum?: number; maximum?: number; description?: string }) => t.Numeric({ ...options, multipleOf: 1 });
+export const QueryBool = (options: { description?: string } = {}) => t.BooleanString(options);
+
 export const PageQuery = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+  limit: Type.Optional(QueryInt({ minimum: 1, maximum: 500, description: "page size (default 50)" })),
   pageToken: Type.Optional(Type.String({ maxLength: 200 })),
 };
 

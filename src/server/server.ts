@@ -1,7 +1,8 @@
-import { chmodSync, mkdirSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
 import { createImageService } from "../images";
 import type { ServerConfig } from "../host/config";
+import { ID_MAP } from "../host/idmap";
 import { dataPaths } from "../host/paths";
 import { adminTokenPath, loadOrCreateAdminToken } from "../host/token";
 import { preflight } from "../host/preflight";
@@ -54,8 +55,11 @@ const sessionLimits: SessionLimits = { minTtlMs: 1_000, maxTtlMs: 24 * 3600 * 10
 export const startServer = async (config: ServerConfig): Promise<RunningServer> => {
   const logger = createLogger(config.logLevel);
   const paths = dataPaths(config.dataDir);
-  mkdirSync(paths.root, { recursive: true, mode: 0o700 });
-  chmodSync(paths.root, 0o700);
+  // Owner root, group = container root's host gid, 0710: the runtime (inside the user
+  // namespace) can reach a sandbox's rootfs below, no other host user can even list it.
+  mkdirSync(paths.root, { recursive: true, mode: 0o710 });
+  chownSync(paths.root, 0, ID_MAP.hostBase);
+  chmodSync(paths.root, 0o710);
 
   const host = await preflight({ fix: true });
   for (const c of host.checks) (c.ok ? logger.debug : logger.error).call(logger, { check: c.name, fixed: c.fixed }, c.detail);

@@ -1,9 +1,13 @@
 import { expect } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { startFixtureRegistry, type FixtureRegistry } from "../fixtures/images";
 import { cleanupDirs, startServer, type ServerHandle, type StartOptions } from "./harness";
 
 // A server whose docker.io is the local fixture registry, so the docs' image references
 // (docker.io/library/node:22-alpine, python:3.12-slim) resolve offline and unchanged.
+
+const ARTIFACTS = resolve(import.meta.dir, "../artifacts");
 
 export interface World {
   registry: FixtureRegistry;
@@ -29,6 +33,9 @@ export const startWorld = async (opts: StartOptions = {}): Promise<World> => {
     },
     async close() {
       const s = world.server;
+      // keep the server's log as a test artifact: the first place to look when a test fails
+      mkdirSync(ARTIFACTS, { recursive: true });
+      writeFileSync(join(ARTIFACTS, `server-${basename(s.dataDir)}.log`), s.output());
       try {
         await deleteEverything(s);
       } finally {

@@ -1,5 +1,5 @@
 import { Type, type Static } from "@sinclair/typebox";
-import { OneOf, Page, PageQuery, TenantParams, Timestamp } from "../shared";
+import { OneOf, Page, PageQuery, QueryBool, QueryInt, TenantParams, Timestamp } from "../shared";
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(s: T) => Type.Union([s, Type.Null()]);
 
@@ -44,7 +44,7 @@ export const Root = Type.Union([
 export const ProcessInput = Type.Object(
   {
     argv: Type.Optional(Type.Array(Type.String({ maxLength: 128 * 1024 }), { minItems: 1, maxItems: 4096, description: "defaults to the image's ENTRYPOINT + CMD" })),
-    environment: Type.Optional(Type.Record(Type.String({ minLength: 1, maxLength: 1024, pattern: "^[^=\\x00]+$" }), Type.String({ maxLength: 128 * 1024 }))),
+    environment: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 128 * 1024 }), { description: "name → value; names must not contain '='" })),
     workingDir: Type.Optional(Type.String({ pattern: "^/", maxLength: 4096 })),
     user: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: "name, uid, uid:gid or name:group inside the image" })),
   },
@@ -160,8 +160,8 @@ export const StopBody = Type.Object(
 export const LogsQuery = Type.Object(
   {
     stream: Type.Optional(Type.Union([Type.Literal("stdout"), Type.Literal("stderr")])),
-    follow: Type.Optional(Type.Boolean()),
-    tail: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
+    follow: Type.Optional(QueryBool({ description: "keep streaming until the sandbox stops" })),
+    tail: Type.Optional(QueryInt({ minimum: 0, maximum: 100_000, description: "start with the last N lines" })),
   },
   { additionalProperties: false },
 );

@@ -134,6 +134,10 @@ export class SandboxService {
     const ports = (spec.ports ?? []).map((p) => ({ port: p.port, name: p.name ?? `p${p.port}`, protocol: p.protocol ?? "http" }));
     if (new Set(ports.map((p) => p.port)).size !== ports.length) throw invalid("/spec/ports", "ports must be unique");
     if (new Set(ports.map((p) => p.name)).size !== ports.length) throw invalid("/spec/ports", "port names must be unique");
+    for (const name of Object.keys(spec.process?.environment ?? {})) {
+      // the value is never echoed back: only the name's position in the map is named
+      if (name === "" || name.includes("=") || name.includes("\0")) throw invalid("/spec/process/environment", "variable names must be non-empty and contain no '=' or NUL", "invalid_environment");
+    }
     const launch: LaunchInputs = { argv: spec.process?.argv, environment: spec.process?.environment };
     let rootView: SandboxSpec["root"];
     if (spec.root.kind === "rootfs") {

@@ -2,6 +2,7 @@ import { Elysia, t } from "elysia";
 import { requireAdmin } from "../../server/auth";
 import { principalOf } from "../../server/app";
 import { ErrorBody } from "../../server/errors";
+import { PageQuery } from "../shared";
 import { CreateTenant, CreateToken, IssuedToken, Tenant, TenantList, TokenInfo, TokenList } from "./model";
 import type { TenantService } from "./service";
 
@@ -30,7 +31,7 @@ export const tenantsController = (tenants: TenantService) =>
         return tenants.list(query.limit ?? 50, after);
       },
       {
-        query: t.Object({ limit: t.Optional(t.Integer({ minimum: 1, maximum: 500 })), pageToken: t.Optional(t.String({ maxLength: 200 })) }),
+        query: t.Object(PageQuery),
         response: { 200: TenantList },
         detail: { summary: "List tenants" },
       },
