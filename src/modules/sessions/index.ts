@@ -5,7 +5,7 @@ import { ErrorBody } from "../../server/errors";
 import { tenantScope } from "../tenants/scope";
 import type { TenantService } from "../tenants/service";
 import type { AttachHub } from "./attach";
-import { AttachTicket, CloseSession, OpenSession, RenewSession, Session, SessionList, SessionListQuery, SessionParams } from "./model";
+import { AttachTicket, CLOSE, CloseSession, OpenSession, RenewSession, Session, SessionList, SessionListQuery, SessionParams } from "./model";
 import type { SessionService } from "./service";
 
 const BASE = "/api/tenants/:tenant/sessions";
@@ -41,15 +41,19 @@ export const sessionsController = (tenants: TenantService, sessions: SessionServ
     .ws(`${BASE}/:id/attach`, {
       params: SessionParams,
       query: t.Object({ channel: t.Optional(t.String()), ticket: t.Optional(t.String()) }),
-      beforeHandle({ request, params, query }) {
-        if (query.ticket) {
-          if (!sessions.redeemTicket(query.ticket, params.tenant, params.id)) throw new Response(JSON.stringify({ error: { code: "unauthorized", message: "attach ticket is invalid, used or expired" } }), { status: 401, headers: { "content-type": "application/json", "www-authenticate": 'Bearer realm="nimbus"' } });
+      beforeHandle({ request, params }) {
+        const ticket = new URL(request.url).searchParams.get("ticket");
+        if (ticket) {
+          // checked here, used up when the socket opens (Elysia may run this hook more than once)
+          if (!sessions.checkTicket(ticket, params.tenant, params.id)) throw new Response(JSON.stringify({ error: { code: "unauthorized", message: "attach ticket is invalid, used or expired" } }), { status: 401, headers: { "content-type": "application/json", "www-authenticate": 'Bearer realm="nimbus"' } });
           return;
         }
         requireTenantAccess(principalOf(request), params.tenant);
         sessions.row(params.tenant, params.id);
       },
       open(ws) {
+        const { ticket } = ws.data.query;
+        if (ticket && !sessions.redeemTicket(ticket, ws.data.params.tenant, ws.data.params.id)) return ws.raw.close(CLOSE.refused, "attach ticket already used");
         hub.open(ws.raw as never, ws.data.params.tenant, ws.data.params.id, ws.data.query.channel);
       },
       message(ws, message) {

@@ -204,11 +204,17 @@ export class SessionService {
     return { ticket, expiresAt: new Date(expiresAt).toISOString() };
   }
 
-  /** Consumes a ticket; true when it was issued for this session and is unexpired. */
-  redeemTicket(ticket: string, tenantId: string, id: string): boolean {
+  /** True when the ticket was issued for this session, is unexpired and unused. */
+  checkTicket(ticket: string, tenantId: string, id: string): boolean {
     const t = this.#tickets.get(ticket);
-    this.#tickets.delete(ticket);
     return !!t && t.sessionId === id && t.tenantId === tenantId && t.expiresAt >= Date.now();
+  }
+
+  /** Like checkTicket, and uses the ticket up. */
+  redeemTicket(ticket: string, tenantId: string, id: string): boolean {
+    const ok = this.checkTicket(ticket, tenantId, id);
+    this.#tickets.delete(ticket);
+    return ok;
   }
 
   #emit(id: string, state: SessionState, reason: string) {
