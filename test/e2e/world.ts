@@ -1,5 +1,5 @@
 import { expect } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { startFixtureRegistry, type FixtureRegistry } from "../fixtures/images";
 import { cleanupDirs, startServer, type ServerHandle, type StartOptions } from "./harness";
@@ -41,8 +41,11 @@ export const startWorld = async (opts: StartOptions = {}): Promise<World> => {
       } finally {
         await s.stop();
         await registry.stop();
-        cleanupDirs(s.dataDir, s.xdg);
       }
+      // Nothing a test created may outlive it: no mounts, no processes under the data dir.
+      const leaks = leftovers(s.dataDir);
+      cleanupDirs(s.dataDir, s.xdg);
+      expect(leaks).toEqual({ mounts: [], processes: [] });
     },
   };
   return world;
@@ -93,3 +96,19 @@ export const sandboxSpec = (reference: string, argv?: string[], extra: Record<st
   ...(argv ? { process: { argv } } : {}),
   ...extra,
 });
+
+/** Mounts and processes that still reference a data dir. */
+export const leftovers = (dataDir: string): { mounts: string[]; processes: string[] } => {
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((l) => l.split(" ")[4] ?? "")
+    .filter((m) => m.startsWith(dataDir));
+  const processes: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+      if (cmd.includes(dataDir)) processes.push(`${pid}: ${cmd.slice(0, 200)}`);
+    } catch {}
+  }
+  return { mounts, processes };
+};
