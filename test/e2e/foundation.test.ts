@@ -115,6 +115,17 @@ describe("nimbus binary: boot, admin token, tenants, auth", () => {
     const caps = await s.api("GET", "/api/capabilities");
     expect(caps.status).toBe(200);
     expect(caps.body.version).toMatch(/^\d+\.\d+\.\d+/);
+    const backends = Object.fromEntries(caps.body.backends.map((b: any) => [b.name, b]));
+    expect(backends.container).toMatchObject({ available: true, processExecution: true });
+    // krun never runs processes yet; whether libkrun loads is reported as it is on this host
+    expect(backends.krun.processExecution).toBe(false);
+    const libkrun = ["/usr/lib/x86_64-linux-gnu/libkrun.so.1", "/usr/lib/libkrun.so.1", "/usr/local/lib/libkrun.so.1", "/usr/lib64/libkrun.so.1"].some((p) => existsSync(p));
+    expect(backends.krun.available).toBe(libkrun);
+    if (!libkrun) expect(backends.krun.reason).toContain("libkrun");
+    const profiles = Object.fromEntries(caps.body.profiles.map((p: any) => [p.name, p]));
+    expect(profiles.worker.available).toBe(true);
+    expect(profiles.desktop.available).toBe(false);
+    expect(caps.body.channels).toEqual(["stdio", "exec", "pty"]);
   });
 
   test("request log lines carry method/path/status and never the token", async () => {
@@ -180,5 +191,15 @@ describe("nimbus CLI", () => {
       expect(r.stderr.toString().trim().split("\n").length).toBe(1);
     }
     expect(existsSync(BINARY)).toBe(true);
+  });
+
+  test("doctor checks the host and reports each check on a line", () => {
+    const r = Bun.spawnSync([BINARY, "doctor"]);
+    const out = r.stdout.toString();
+    expect(r.exitCode).toBe(0);
+    expect(out).toMatch(/^ok {2}/m);
+    expect(out.toLowerCase()).toContain("cgroup");
+    expect(out.toLowerCase()).toContain("overlay");
+    expect(Bun.spawnSync([BINARY, "doctor", "--bogus"]).exitCode).toBe(2);
   });
 });
