@@ -2,6 +2,7 @@
 # Build Nimbus' native artifacts into native/build/:
 #   nimbus-monitor   per-sandbox monitor + exec helper + port relay (links libcrun statically)
 #   libnimbus.so     shared library for bun:ffi (libcrun + our small wrappers; no libcrun deps at runtime)
+#   nimbus-init      static PID 1 for sandboxes (signal forwarding, zombie reaping), bind-mounted in
 #
 # libcrun comes from Debian's crun source package (same version as the `crun` binary, 1.8.1):
 # Debian's libcrun.a ships no headers and its objects are PIE, not PIC, so it cannot go into a
@@ -93,4 +94,10 @@ if newer "$OUT/libnimbus.so" "$HERE/ffi.c" "${HDRS[@]}" "$LIBCRUN_A" "$HERE/buil
     -Wl,--exclude-libs,ALL -Wl,-z,defs -Wl,-soname,libnimbus.so
   mv "$OUT/libnimbus.so.tmp" "$OUT/libnimbus.so"
 fi
-log "ok: $OUT/nimbus-monitor $OUT/libnimbus.so"
+if newer "$OUT/nimbus-init" "$HERE/init.c" "$HERE/build.sh"; then
+  log "linking nimbus-init (static)"
+  # runs inside arbitrary images: no dynamic dependencies at all
+  gcc -Os -s -static -Wall -Wextra -o "$OUT/nimbus-init.tmp" "$HERE/init.c"
+  mv "$OUT/nimbus-init.tmp" "$OUT/nimbus-init"
+fi
+log "ok: $OUT/nimbus-monitor $OUT/libnimbus.so $OUT/nimbus-init"

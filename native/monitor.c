@@ -5,7 +5,12 @@
  * control socket (see nimbus.h), and on exit records the status atomically in exit.json after
  * libcrun has removed the container's state dir and cgroups.
  *
- * usage: nimbus-monitor run --id ID --bundle DIR --state-root DIR
+ * With --init the container's process is nimbus-init (native/init.c) started with `--status-fd 3`:
+ * the monitor passes it the write end of a pipe as fd 3 and, when init exits with 128+n after
+ * writing "signal n", records that its program was killed by signal n (a namespace's PID 1
+ * cannot die by a signal it sends itself, so the exit status alone would say code 128+n).
+ *
+ * usage: nimbus-monitor run --id ID --bundle DIR --state-root DIR [--init]
  * fd 1 on entry is the report channel: one JSON line {"pid":..,"startedAt":..} or {"error":..}. */
 #include "nimbus.h"
 
@@ -127,6 +132,8 @@ nimbus_monitor_main (int argc, char **argv)
   const char *cgroups_path = NULL;
   pid_t cpid = -1;
   sigset_t mask;
+  bool use_init = nimbus_flag (argc, argv, "--init");
+  int status_r = -1;
 
   if (id == NULL || bundle == NULL || state_root == NULL)
     {
@@ -134,6 +141,27 @@ nimbus_monitor_main (int argc, char **argv)
       return 2;
     }
   setsid ();
+  if (use_init)
+    {
+      /* fd 3 (inherited by the container: ctx.preserve_fds = 1) is init's status channel;
+       * set up first so nothing else takes fd 3 */
+      int p[2];
+      if (pipe2 (p, O_CLOEXEC) < 0)
+        {
+          fprintf (stdout, "{\"error\":\"pipe: %s\"}\n", strerror (errno));
+          return 1;
+        }
+      status_r = fcntl (p[0], F_DUPFD_CLOEXEC, 10);
+      close (p[0]);
+      if (p[1] != 3)
+        {
+          dup2 (p[1], 3); /* dup2 clears FD_CLOEXEC */
+          close (p[1]);
+        }
+      else
+        fcntl (3, F_SETFD, 0);
+      fcntl (status_r, F_SETFL, O_NONBLOCK);
+    }
   report_fd = fcntl (1, F_DUPFD_CLOEXEC, 3);
 
   snprintf (path, sizeof path, "%s/%s", bundle, NIMBUS_MONITOR_LOG);
@@ -200,8 +228,11 @@ nimbus_monitor_main (int argc, char **argv)
   ctx.fifo_exec_wait_fd = -1;
   ctx.detach = true;
   ctx.output_handler = crun_output;
+  ctx.preserve_fds = use_init ? 1 : 0;
 
   ret = libcrun_container_run (&ctx, container, 0, &err);
+  if (use_init)
+    close (3); /* only init holds the write end now: EOF once it is gone */
   if (ret < 0)
     goto crun_failed;
 
@@ -373,6 +404,22 @@ nimbus_monitor_main (int argc, char **argv)
       code = WEXITSTATUS (status);
     else if (WIFSIGNALED (status))
       sig = WTERMSIG (status);
+    if (status_r >= 0 && code > 128)
+      {
+        /* init's "signal n" line: its program died of signal n (init itself exited 128+n) */
+        char sbuf[64];
+        ssize_t n = read (status_r, sbuf, sizeof sbuf - 1);
+        if (n > 0)
+          {
+            int s = 0;
+            sbuf[n] = 0;
+            if (sscanf (sbuf, "signal %d", &s) == 1 && s > 0 && s < 65 && code == 128 + s)
+              {
+                sig = s;
+                code = -1;
+              }
+          }
+      }
     nimbus_iso_now (finished, sizeof finished);
     close_stdin ();
 

@@ -227,14 +227,14 @@ export class ContainerBackend implements Backend {
     this.watches.delete(req.id);
     let config;
     try {
-      config = ociConfig(req);
+      config = ociConfig(req, { init: this.native.init });
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       throw new BackendError("invalid_spec", (e as Error).message, { id: req.id });
     }
     writeFileSync(join(dir, "config.json"), JSON.stringify(config));
 
-    const proc = Bun.spawn([this.native.monitor, "run", "--id", req.id, "--bundle", dir, "--state-root", this.paths.runtimeState], {
+    const proc = Bun.spawn([this.native.monitor, "run", "--id", req.id, "--bundle", dir, "--state-root", this.paths.runtimeState, "--init"], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "ignore",

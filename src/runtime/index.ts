@@ -13,7 +13,7 @@ export * from "./types.ts";
 export { ContainerBackend, type Logger } from "./container.ts";
 export { KrunBackend, KRUN_EXECUTION_DISABLED } from "./krun.ts";
 export { nativeArtifacts, type NativeArtifacts } from "./native.ts";
-export { ociConfig, processSpec, resourcesSpec, DEFAULT_RESOURCES, DEFAULT_CAPABILITIES, cgroupsPath } from "./spec.ts";
+export { ociConfig, processSpec, resourcesSpec, DEFAULT_RESOURCES, DEFAULT_CAPABILITIES, cgroupsPath, INIT_PATH, type OciOptions } from "./spec.ts";
 export { defaultSeccomp } from "./seccomp.ts";
 export { preflight, type PreflightCheck, type PreflightResult } from "../host/preflight.ts";
 

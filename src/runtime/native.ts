@@ -1,4 +1,4 @@
-// Where the native helpers live. Both are imported as files so `bun build --compile` embeds
+// Where the native helpers live. All are imported as files so `bun build --compile` embeds
 // them (native/build.sh must have run first). In dev the import is the real path under
 // native/build/; inside a compiled binary it is a /$bunfs/ path, so we extract the bytes,
 // content-addressed, under paths.native/<sha256-prefix>/ (mode 0755) and use that copy.
@@ -9,11 +9,15 @@ import { basename, join } from "node:path";
 import monitorFile from "../../native/build/nimbus-monitor" with { type: "file" };
 // @ts-ignore: file import (bun)
 import libFile from "../../native/build/libnimbus.so" with { type: "file" };
+// @ts-ignore: file import (bun)
+import initFile from "../../native/build/nimbus-init" with { type: "file" };
 import type { DataPaths } from "../host/paths.ts";
 
 export interface NativeArtifacts {
   monitor: string;
   lib: string;
+  /** static PID 1 bind-mounted into every sandbox (native/init.c) */
+  init: string;
 }
 
 const embedded = (p: string): boolean => p.startsWith("/$bunfs/") || p.includes("~BUN/") || !existsSync(p);
@@ -38,9 +42,11 @@ export const nativeArtifacts = (paths: DataPaths): NativeArtifacts => {
   if (hit) return hit;
   const m = String(monitorFile);
   const l = String(libFile);
+  const i = String(initFile);
   const out = {
     monitor: embedded(m) ? extract(m, paths.native, "nimbus-monitor") : m,
     lib: embedded(l) ? extract(l, paths.native, basename("libnimbus.so")) : l,
+    init: embedded(i) ? extract(i, paths.native, "nimbus-init") : i,
   };
   cache.set(paths.native, out);
   return out;

@@ -6,6 +6,10 @@
 // - seccomp: default allow-list profile (seccomp.ts)
 // - masked and read-only /proc paths, read-only sysfs, private tmpfs /tmp
 // - cgroup limits memory/pids/cpu (defaults below, per-sandbox overrides in LaunchRequest)
+// - with an init (ContainerBackend always passes one): the main process runs under
+//   native/init.c, bind-mounted read-only at INIT_PATH, as Docker's --init does: it is the pid
+//   namespace's PID 1, forwards signals (so SIGTERM stops `sleep 600`) and reaps orphans.
+//   Execs never go through it.
 import { readFileSync } from "node:fs";
 import { ID_MAP } from "../host/idmap.ts";
 import type { LaunchRequest, ProcessSpec, ResourceLimits } from "./types.ts";
@@ -45,6 +49,11 @@ export const MASKED_PATHS = [
 ];
 
 export const READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+/** where the init is bind-mounted in the container (a path no image uses) */
+export const INIT_PATH = "/.nimbus/init";
+/** the fd on which the monitor hands init its status pipe (monitor.c --init) */
+export const INIT_STATUS_FD = 3;
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -107,11 +116,22 @@ export const resourcesSpec = (r: ResourceLimits) => {
 
 const idMap = [{ containerID: 0, hostID: ID_MAP.hostBase, size: ID_MAP.size }];
 
-export const ociConfig = (req: LaunchRequest) => {
+export interface OciOptions {
+  /** host path of the nimbus-init executable: when set, the process runs under it (INIT_PATH) */
+  init?: string;
+}
+
+export const ociConfig = (req: LaunchRequest, opts: OciOptions = {}) => {
   const resources = { ...DEFAULT_RESOURCES, ...req.resources };
+  const proc = processSpec(req.process);
+  // argv[0] keeps execvp semantics inside init (PATH of the process env, cwd already set)
+  if (opts.init) proc.args = [INIT_PATH, "--status-fd", String(INIT_STATUS_FD), "--", ...proc.args];
+  const initMount = opts.init
+    ? [{ destination: INIT_PATH, type: "bind", source: opts.init, options: ["bind", "ro", "nosuid", "nodev"] }]
+    : [];
   return {
     ociVersion: "1.0.2",
-    process: processSpec(req.process),
+    process: proc,
     root: { path: req.rootfs, readonly: false },
     hostname: req.hostname,
     mounts: [
@@ -127,6 +147,7 @@ export const ociConfig = (req: LaunchRequest) => {
       { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
       { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
       { destination: "/tmp", type: "tmpfs", source: "tmpfs", options: ["nosuid", "nodev", "mode=1777", "size=262144k"] },
+      ...initMount,
     ],
     linux: {
       uidMappings: idMap,

@@ -70,7 +70,8 @@ test("100 create/stop/delete cycles leave no mounts, cgroups, netns, processes o
       expect(live.stateDirs).toBe(1);
     }
     const exit = await h.backend.stop(id, 0);
-    expect(exit.signal).toBe("SIGKILL");
+    // no grace: SIGTERM (forwarded by the init) and SIGKILL race
+    expect(["SIGTERM", "SIGKILL"]).toContain(exit.signal!);
     await h.backend.delete(id);
     h.ids.delete(id);
   }
