@@ -6,6 +6,9 @@ import { openapiPlugin, type ExtraPaths } from "./openapi";
 
 /** JSON bodies above this are refused with 413 before they are parsed. */
 export const MAX_JSON_BODY = 1024 * 1024;
+/** Sandbox creation may carry a build context inline (base64 tar). */
+export const MAX_CREATE_BODY = 64 * 1024 * 1024;
+const CREATE_SANDBOX = /^\/api\/tenants\/[^/]+\/sandboxes\/?$/;
 
 interface RequestMeta {
   id: string;
@@ -42,7 +45,7 @@ export interface AppDeps {
 
 /** The HTTP shell every controller mounts into: ids, auth, size limits, errors, request logs. */
 export const createApp = ({ logger, auth, docs }: AppDeps) =>
-  new Elysia({ normalize: false, serve: { maxRequestBodySize: 256 * 1024 * 1024 } })
+  new Elysia({ normalize: false, serve: { maxRequestBodySize: MAX_CREATE_BODY + 1024 } })
     .onRequest(({ request }) => {
       const m: RequestMeta = { id: crypto.randomUUID(), start: performance.now() };
       meta.set(request, m);
@@ -53,9 +56,9 @@ export const createApp = ({ logger, auth, docs }: AppDeps) =>
         m.principal = auth.authenticate(request.headers.get("authorization"));
       }
       const length = Number(request.headers.get("content-length") ?? 0);
-      const type = request.headers.get("content-type") ?? "";
-      if (length > MAX_JSON_BODY && !type.startsWith("application/x-tar") && !type.startsWith("application/octet-stream")) {
-        throw new ApiError(413, "payload_too_large", `request body of ${length} bytes exceeds the ${MAX_JSON_BODY} byte limit`, { limit: MAX_JSON_BODY });
+      const limit = request.method === "POST" && CREATE_SANDBOX.test(url.pathname) ? MAX_CREATE_BODY : MAX_JSON_BODY;
+      if (length > limit) {
+        throw new ApiError(413, "payload_too_large", `request body of ${length} bytes exceeds the ${limit} byte limit`, { limit });
       }
     })
     .onError(({ code, error, request, set }) => {

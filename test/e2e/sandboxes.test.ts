@@ -139,6 +139,14 @@ describe("sandboxes API (compiled binary, fixture registry as docker.io)", () =>
     expect(sandbox.status.message.length).toBeGreaterThan(0);
   });
 
+  test("a missing executable fails with executable_not_found and never echoes argv", async () => {
+    const r = await create({ spec: sandboxSpec(BUSYBOX, ["no-such-binary-xyz", "--token=hunter2hunter2"], { process: { argv: ["no-such-binary-xyz", "--token=hunter2hunter2"], environment: { SECRET: "s3cr3t-value" } } }) });
+    const { sandbox } = await waitFor(w.server, T, r.body.metadata.id, (s) => TERMINAL.includes(s));
+    expect(sandbox.status).toMatchObject({ lifecycleState: "failed", reason: "executable_not_found" });
+    const everything = JSON.stringify(sandbox) + w.server.output();
+    for (const secret of ["no-such-binary-xyz", "hunter2hunter2", "s3cr3t-value"]) expect(everything).not.toContain(secret);
+  });
+
   test("a declared port is reachable through its endpoint; the sandbox cannot reach the host", async () => {
     const r = await create({
       spec: sandboxSpec(BUSYBOX, ["sh", "-c", "mkdir -p /www && echo hello-from-inside > /www/index.html && exec httpd -f -p 8000 -h /www"], { ports: [{ port: 8000, name: "web" }] }),

@@ -268,7 +268,9 @@ export class SandboxService {
       this.#armTimeout(id, view.timeoutMs, Date.now());
       log.info("sandbox ready");
     } catch (e) {
-      const { reason, message } = describeFailure(e);
+      const failure = describeFailure(e);
+      const reason = failure.reason;
+      const message = scrub(failure.message, launchOf(this.#byId(id)));
       log.warn({ reason, err: message }, "sandbox failed");
       if (snapshotKey) await this.d.images.removeSnapshot(snapshotKey).catch(() => {});
       const row = this.#byId(id);
@@ -289,7 +291,7 @@ export class SandboxService {
     const env = { PATH: DEFAULT_PATH, ...parseEnv(cfg?.env ?? []), ...(launch.environment ?? {}) };
     const user = await this.d.images.resolveUser(lowers, view.process.user ?? cfg?.user ?? undefined);
     const exe = await this.d.images.resolveExecutable(lowers, argv[0] as string, env.PATH ?? DEFAULT_PATH);
-    if (!exe) throw new ApiError(422, "executable_not_found", `${JSON.stringify(argv[0])} was not found on the image's PATH`);
+    if (!exe) throw new ApiError(422, "executable_not_found", "argv[0] was not found on the image's PATH (the value itself is not shown: launch inputs are never readable back)");
     return { argv, env, cwd: view.process.workingDir ?? cfg?.workingDir ?? "/", uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
   }
 
@@ -496,6 +498,16 @@ export class SandboxService {
     return this.d.db.select({ id: sandboxes.id, tenantId: sandboxes.tenantId }).from(sandboxes).where(inArray(sandboxes.lifecycleState, states)).all();
   }
 }
+
+const launchOf = (row: Row | undefined): LaunchInputs => (row?.launch ?? {}) as LaunchInputs;
+
+/** Failure messages can quote what a tool saw (crun, the image code): launch inputs never leave. */
+const scrub = (message: string, launch: LaunchInputs): string => {
+  const secrets = [...(launch.argv ?? []), ...Object.values(launch.environment ?? {})].filter((v) => v.length >= 3).sort((a, b) => b.length - a.length);
+  let out = message;
+  for (const s of secrets) out = out.split(s).join("[redacted]");
+  return out;
+};
 
 const describeExit = (e: ExitInfo): string =>
   e.oomKilled ? "the process was killed for exceeding its memory limit" : e.signal ? `the process was killed by ${e.signal}` : `the process exited with code ${e.code}`;
