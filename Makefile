@@ -18,7 +18,7 @@ $(NATIVE): native
 dist/nimbus: $(SOURCES) | setup
 	@native/build.sh
 	@mkdir -p dist
-	$(BUN) build --compile --minify-syntax --minify-whitespace src/cli/main.ts --outfile dist/nimbus
+	$(BUN) build --compile --bytecode --minify src/cli/main.ts --outfile dist/nimbus
 	@rm -f .*.bun-build
 
 build: setup dist/nimbus
