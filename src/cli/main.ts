@@ -8,6 +8,7 @@ const HELP = `Usage: nimbus <command> [options]
 Commands:
   start      start the server
   doctor     check (and fix) what this host needs to run sandboxes
+  image      manage stored images (image prune)
   version    print the version
 
 Run 'nimbus <command> --help' for a command's options.
@@ -50,6 +51,10 @@ const run = async (argv: string[]): Promise<number> => {
         process.on("SIGTERM", shutdown);
       });
       return 0;
+    }
+    case "image": {
+      const { runImage } = await import("./image");
+      return runImage(rest);
     }
     case "doctor": {
       const { runDoctor } = await import("./doctor");

@@ -33,6 +33,7 @@ export const openapiPlugin = (extraPaths: ExtraPaths = {}) =>
             { name: "tenants", description: "Tenants and their tokens (admin token only)" },
             { name: "sandboxes", description: "Isolated worlds addressed by id" },
             { name: "sessions", description: "Leases to ready targets, with attach over WebSocket" },
+            { name: "images", description: "Stored image material and garbage collection (admin token only)" },
             { name: "system", description: "Health and capabilities" },
           ],
           components: {

@@ -1,11 +1,13 @@
 import { chmodSync, chownSync, mkdirSync } from "node:fs";
-import { availableParallelism, totalmem } from "node:os";
+import { availableParallelism, homedir, totalmem } from "node:os";
+import { join } from "node:path";
 import { createImageService } from "../images";
 import type { ServerConfig } from "../host/config";
 import { ID_MAP } from "../host/idmap";
 import { dataPaths } from "../host/paths";
 import { adminTokenPath, loadOrCreateAdminToken } from "../host/token";
 import { preflight } from "../host/preflight";
+import { imagesController } from "../modules/images";
 import { sandboxesController } from "../modules/sandboxes";
 import { SandboxService, type SandboxLimits } from "../modules/sandboxes/service";
 import { attachDocs, sessionsController } from "../modules/sessions";
@@ -80,6 +82,8 @@ export const startServer = async (config: ServerConfig): Promise<RunningServer> 
     createTables: false,
     mirrors: config.registryMirrors,
     insecureRegistries: config.insecureRegistries,
+    // registry credentials: the user's Docker login, overridden by our own file in the data dir
+    credentialsFile: [join(process.env.HOME || homedir(), ".docker", "config.json"), join(paths.root, "registry-auth.json")],
     contextAllowList: config.buildContextAllow,
     logger,
     runner: stepRunner(backends.container, limitsForBuild()),
@@ -134,7 +138,8 @@ export const startServer = async (config: ServerConfig): Promise<RunningServer> 
     .use(systemController({ ready: () => ready, capabilities }))
     .use(tenantsController(tenants))
     .use(sandboxesController(tenants, sandboxes, backends))
-    .use(sessionsController(tenants, sessions, hub));
+    .use(sessionsController(tenants, sessions, hub))
+    .use(imagesController(images, () => sandboxes.allIds()));
 
   app.listen({ hostname: config.host, port: config.port });
   const server = app.server;

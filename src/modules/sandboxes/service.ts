@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { realpathSync, statSync } from "node:fs";
 import { sep } from "node:path";
-import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { ImageService, ResolvedImage } from "../../images/types";
 import { ImageError } from "../../images/types";
 import type { EndpointProxy } from "../../network/endpoints";
@@ -493,9 +493,9 @@ export class SandboxService {
     };
   }
 
-  /** Ids in a given state, for other modules' sweeps. */
-  idsIn(states: LifecycleState[]): { id: string; tenantId: string }[] {
-    return this.d.db.select({ id: sandboxes.id, tenantId: sandboxes.tenantId }).from(sandboxes).where(inArray(sandboxes.lifecycleState, states)).all();
+  /** Every sandbox id with a record (each may own a snapshot until deleted). */
+  allIds(): string[] {
+    return this.d.db.select({ id: sandboxes.id }).from(sandboxes).all().map((r) => r.id);
   }
 }
 
