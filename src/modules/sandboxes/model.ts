@@ -123,6 +123,12 @@ export const SandboxStatus = Type.Object({
   exit: Nullable(ExitStatus),
   endpoints: Type.Array(Endpoint),
   image: Nullable(Type.Object({ reference: Type.String(), digest: Type.String() })),
+  progress: Type.Optional(
+    Type.Object(
+      { layers: Type.Integer(), bytesDone: Type.Integer(), bytesTotal: Type.Integer() },
+      { description: "image download progress while preparing" },
+    ),
+  ),
   transitions: Type.Record(Type.String(), Timestamp, { description: "when each lifecycle state was entered" }),
 });
 export type SandboxStatus = Static<typeof SandboxStatus>;

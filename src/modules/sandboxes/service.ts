@@ -68,6 +68,8 @@ export class SandboxService {
   readonly #timers = new Map<string, ReturnType<typeof setTimeout>>();
   readonly #stopListeners: ((tenantId: string, id: string) => void)[] = [];
   readonly #driving = new Map<string, Promise<void>>();
+  /** per-layer download progress of sandboxes being prepared; in memory, shown while preparing */
+  readonly #progress = new Map<string, Map<string, { done: number; total: number }>>();
 
   constructor(private readonly d: SandboxDeps) {
     for (const b of Object.values(d.backends)) b.onExit((id, exit) => void this.#onExit(id, exit));
@@ -240,7 +242,11 @@ export class SandboxService {
       } else {
         image =
           view.root.source.kind === "reference"
-            ? await this.d.images.resolve(view.root.source.reference)
+            ? await this.d.images.resolve(view.root.source.reference, (p) => {
+                const layers = this.#progress.get(id) ?? new Map();
+                layers.set(p.layer, { done: p.done, total: p.total });
+                this.#progress.set(id, layers);
+              })
             : await this.d.images.build({
                 dockerfile: launch.build?.dockerfile ?? "",
                 context: launch.build?.context ? Buffer.from(launch.build.context, "base64") : undefined,
@@ -280,6 +286,7 @@ export class SandboxService {
         this.#emitStopped(row.tenantId, id);
       }
     } finally {
+      this.#progress.delete(id);
       if (this.#cancelled.delete(id)) await this.#finishCancelled(id);
     }
   }
@@ -486,10 +493,20 @@ export class SandboxService {
   }
 
   #view(r: Row): Sandbox {
+    const status = r.status as SandboxStatus;
+    const layers = r.lifecycleState === "preparing" ? this.#progress.get(r.id) : undefined;
+    let progress: SandboxStatus["progress"];
+    if (layers) {
+      progress = { layers: layers.size, bytesDone: 0, bytesTotal: 0 };
+      for (const l of layers.values()) {
+        progress.bytesDone += l.done;
+        progress.bytesTotal += l.total;
+      }
+    }
     return {
       metadata: { id: r.id, tenantId: r.tenantId, labels: r.labels, createdAt: iso(r.createdAt) as string, updatedAt: iso(r.updatedAt) as string },
       spec: r.spec as SandboxSpec,
-      status: r.status as SandboxStatus,
+      status: progress ? { ...status, progress } : status,
     };
   }
 
