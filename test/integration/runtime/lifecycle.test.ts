@@ -48,6 +48,8 @@ describe("container lifecycle", () => {
   test("a SIGTERM-ignoring process is killed after the grace period", async () => {
     const id = uid("stubborn");
     await h.start(id, sh("trap '' TERM; echo ready; while :; do sleep 0.05; done"));
+    // SIGTERM must come after the trap (the init forwards it at once)
+    for (let i = 0; i < 100 && !h.stdout(id).includes("ready"); i++) await Bun.sleep(10);
     const t0 = performance.now();
     const exit = await h.backend.stop(id, 700);
     const took = performance.now() - t0;
