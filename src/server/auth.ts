@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { and, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull, sql } from "drizzle-orm";
 import type { Store } from "../store/db";
 import { tenantTokens } from "../store/schema";
 import { ApiError, notFound } from "./errors";
@@ -15,12 +15,15 @@ const unauthorized = (message: string) => new ApiError(401, "unauthorized", mess
 /** Resolves the bearer token of a request to who is calling. */
 export class Authenticator {
   readonly #adminDigest: Buffer;
+  readonly #byHash;
 
-  constructor(
-    adminToken: string,
-    private readonly store: Store,
-  ) {
+  constructor(adminToken: string, store: Store) {
     this.#adminDigest = createHash("sha256").update(adminToken).digest();
+    this.#byHash = store
+      .select({ id: tenantTokens.id, tenantId: tenantTokens.tenantId })
+      .from(tenantTokens)
+      .where(and(eq(tenantTokens.hash, sql.placeholder("hash")), isNull(tenantTokens.revokedAt)))
+      .prepare();
   }
 
   authenticate(authorization: string | null | undefined): Principal {
@@ -30,11 +33,7 @@ export class Authenticator {
     const token = match[1] as string;
     // Compare digests so both sides have the same length and the comparison is constant-time.
     if (timingSafeEqual(createHash("sha256").update(token).digest(), this.#adminDigest)) return { kind: "admin" };
-    const row = this.store
-      .select({ id: tenantTokens.id, tenantId: tenantTokens.tenantId })
-      .from(tenantTokens)
-      .where(and(eq(tenantTokens.hash, hashToken(token)), isNull(tenantTokens.revokedAt)))
-      .get();
+    const row = this.#byHash.get({ hash: hashToken(token) });
     if (!row) throw unauthorized("the token is not valid");
     return { kind: "tenant", tenantId: row.tenantId, tokenId: row.id };
   }

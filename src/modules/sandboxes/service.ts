@@ -71,7 +71,16 @@ export class SandboxService {
   /** per-layer download progress of sandboxes being prepared; in memory, shown while preparing */
   readonly #progress = new Map<string, Map<string, { done: number; total: number }>>();
 
+  readonly #selectById;
+  readonly #selectByTenantAndId;
+
   constructor(private readonly d: SandboxDeps) {
+    this.#selectById = d.db.select().from(sandboxes).where(eq(sandboxes.id, sql.placeholder("id"))).prepare();
+    this.#selectByTenantAndId = d.db
+      .select()
+      .from(sandboxes)
+      .where(and(eq(sandboxes.tenantId, sql.placeholder("tenantId")), eq(sandboxes.id, sql.placeholder("id"))))
+      .prepare();
     for (const b of Object.values(d.backends)) b.onExit((id, exit) => void this.#onExit(id, exit));
   }
 
@@ -449,15 +458,11 @@ export class SandboxService {
   // ---- rows ----
 
   #byId(id: string): Row | undefined {
-    return this.d.db.select().from(sandboxes).where(eq(sandboxes.id, id)).get();
+    return this.#selectById.get({ id });
   }
 
   #row(tenantId: string, id: string): Row {
-    const row = this.d.db
-      .select()
-      .from(sandboxes)
-      .where(and(eq(sandboxes.tenantId, tenantId), eq(sandboxes.id, id)))
-      .get();
+    const row = this.#selectByTenantAndId.get({ tenantId, id });
     if (!row) throw notFound("sandbox", id);
     return row;
   }

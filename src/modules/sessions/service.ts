@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { and, asc, eq, gt, lte } from "drizzle-orm";
+import { and, asc, eq, gt, lte, sql } from "drizzle-orm";
 import { ApiError, conflict, notFound } from "../../server/errors";
 import type { Logger } from "../../server/logging";
 import type { Store } from "../../store/db";
@@ -37,6 +37,7 @@ export class SessionService {
   readonly #listeners: SessionEndListener[] = [];
   readonly #tickets = new Map<string, { sessionId: string; tenantId: string; expiresAt: number }>();
   #sweeper?: ReturnType<typeof setInterval>;
+  readonly #byTenantAndId;
 
   constructor(
     private readonly db: Store,
@@ -44,6 +45,11 @@ export class SessionService {
     private readonly limits: SessionLimits,
     private readonly logger: Logger,
   ) {
+    this.#byTenantAndId = db
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.tenantId, sql.placeholder("tenantId")), eq(sessions.id, sql.placeholder("id"))))
+      .prepare();
     sandboxes.onStopped((tenantId, id) => this.closeForTarget(tenantId, "sandbox", id, "target_stopped"));
   }
 
@@ -132,11 +138,7 @@ export class SessionService {
 
   /** Throws session_not_found; an open lease past its expiry is expired on the way. */
   row(tenantId: string, id: string): Row {
-    const r = this.db
-      .select()
-      .from(sessions)
-      .where(and(eq(sessions.tenantId, tenantId), eq(sessions.id, id)))
-      .get();
+    const r = this.#byTenantAndId.get({ tenantId, id });
     if (!r) throw notFound("session", id);
     if (r.state === "open" && r.expiresAt <= Date.now()) {
       this.sweep();

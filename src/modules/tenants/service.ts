@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { and, asc, eq, gt, isNull } from "drizzle-orm";
+import { and, asc, eq, gt, isNull, sql } from "drizzle-orm";
 import { hashToken, mintTenantToken } from "../../server/auth";
 import { conflict, notFound } from "../../server/errors";
 import type { Store } from "../../store/db";
@@ -20,7 +20,12 @@ const toToken = (r: TokenRow): TokenInfo => ({
 });
 
 export class TenantService {
-  constructor(private readonly db: Store) {}
+  // hot path (every tenant-scoped request): prepared once, not rebuilt per call
+  readonly #byId;
+
+  constructor(private readonly db: Store) {
+    this.#byId = db.select().from(tenants).where(eq(tenants.id, sql.placeholder("id"))).prepare();
+  }
 
   create(input: CreateTenant): Tenant {
     const row = { id: input.id, displayName: input.displayName ?? null, createdAt: Date.now() };
@@ -44,13 +49,13 @@ export class TenantService {
 
   /** Throws tenant_not_found. */
   get(id: string): Tenant {
-    const row = this.db.select().from(tenants).where(eq(tenants.id, id)).get();
+    const row = this.#byId.get({ id });
     if (!row) throw notFound("tenant", id);
     return toTenant(row);
   }
 
   exists(id: string): boolean {
-    return this.db.select({ id: tenants.id }).from(tenants).where(eq(tenants.id, id)).get() !== undefined;
+    return this.#byId.get({ id }) !== undefined;
   }
 
   /** A tenant that still holds sandboxes cannot be deleted: their processes and storage would be orphaned. */
