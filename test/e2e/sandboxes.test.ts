@@ -240,6 +240,23 @@ describe("sandboxes API (compiled binary, fixture registry as docker.io)", () =>
     expect((await w.server.api("GET", `${base()}/${id}`)).status).toBe(404);
   });
 
+  test("creates acknowledged with 201 survive a crash mid-preparation and still come up", async () => {
+    // the large fixture takes a moment to pull: the crash lands while they are pending/preparing
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await create({ spec: sandboxSpec("docker.io/library/large:latest", ["sleep", "600"]), labels: { wave: "crash" } });
+      expect(r.status).toBe(201);
+      ids.push(r.body.metadata.id);
+    }
+    const states = await Promise.all(ids.map(async (id) => (await w.server.api("GET", `${base()}/${id}`)).body.status.lifecycleState));
+    await w.restart(true);
+    for (const id of ids) {
+      const { sandbox } = await waitFor(w.server, T, id, (s) => s === "ready" || TERMINAL.includes(s), 60_000);
+      expect({ id, before: states, state: sandbox.status.lifecycleState }).toEqual({ id, before: states, state: "ready" });
+    }
+    for (const id of ids) expect((await w.server.api("POST", `${base()}/${id}/stop`, { graceMs: 0 })).body.status.lifecycleState).toBe("stopped");
+  });
+
   test("restart keeps every state true: a killed server re-adopts running sandboxes and records exits", async () => {
     const running = await create({ spec: sandboxSpec(BUSYBOX, ["sh", "-c", "while true; do echo tick; sleep 0.2; done"]) });
     const exits = await create({ spec: sandboxSpec(BUSYBOX, ["sh", "-c", "sleep 1; exit 7"]) });
