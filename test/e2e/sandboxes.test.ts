@@ -199,6 +199,13 @@ describe("sandboxes API (compiled binary, fixture registry as docker.io)", () =>
     const tail = await fetch(`${w.server.url}${base()}/${id}/logs?tail=2`, { headers: { authorization: `Bearer ${w.server.token}` } }).then((x) => x.text());
     expect(tail).toBe("line-38\nline-39\n");
 
+    const sse = await fetch(`${w.server.url}${base()}/${id}/logs?follow=true&tail=3`, { headers: { authorization: `Bearer ${w.server.token}`, accept: "text/event-stream" } });
+    expect(sse.headers.get("content-type")).toBe("text/event-stream");
+    const events = (await sse.text()).split("\n\n").filter(Boolean);
+    expect(events.at(-1)).toBe("event: end\ndata: {}");
+    const replayed = events.filter((e) => e.startsWith("event: output")).map((e) => JSON.parse(e.split("\ndata: ")[1] as string).text).join("");
+    expect(replayed).toBe("line-37\nline-38\nline-39\n");
+
     const t = await create({ spec: sandboxSpec(BUSYBOX, ["sleep", "600"], { timeoutMs: 1500 }) });
     const { sandbox } = await waitFor(w.server, T, t.body.metadata.id, (s) => TERMINAL.includes(s), 30_000);
     expect(sandbox.status.lifecycleState).toBe("stopped");

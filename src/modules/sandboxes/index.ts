@@ -3,7 +3,7 @@ import type { Backend } from "../../runtime/types";
 import { ErrorBody } from "../../server/errors";
 import { tenantScope } from "../tenants/scope";
 import type { TenantService } from "../tenants/service";
-import { logStream } from "./logs";
+import { asEventStream, logStream } from "./logs";
 import { CreateSandbox, ListQuery, LogsQuery, Sandbox, SandboxList, SandboxParams, StopBody, TenantParams } from "./model";
 import type { SandboxService } from "./service";
 
@@ -55,10 +55,11 @@ export const sandboxesController = (tenants: TenantService, sandboxes: SandboxSe
     )
     .get(
       `${BASE}/:id/logs`,
-      async ({ tenantId, params, query }) => {
+      async ({ tenantId, params, query, request }) => {
         const row = sandboxes.record(tenantId, params.id);
         const paths = (backends[row.backend] as Backend).logPaths(params.id);
-        const body = await logStream(query.stream === "stderr" ? paths.stderr : paths.stdout, {
+        const stream = query.stream ?? "stdout";
+        const body = await logStream(stream === "stderr" ? paths.stderr : paths.stdout, {
           tail: query.tail,
           follow: query.follow ?? false,
           finished: () => {
@@ -66,11 +67,17 @@ export const sandboxesController = (tenants: TenantService, sandboxes: SandboxSe
             return state === "stopped" || state === "failed";
           },
         });
+        if (request.headers.get("accept")?.includes("text/event-stream")) {
+          return new Response(asEventStream(body, stream), { headers: { "content-type": "text/event-stream", "cache-control": "no-store" } });
+        }
         return new Response(body, { headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff" } });
       },
       {
         params: SandboxParams,
         query: LogsQuery,
-        detail: { summary: "The main process's output (stdout by default); follow=true streams until it stops" },
+        detail: {
+          summary: "The main process's output (stdout by default); follow=true streams until it stops",
+          description: "Plain text by default; with `Accept: text/event-stream`, Server-Sent Events: `output` events carrying `{stream, text}` and a final `end`.",
+        },
       },
     );

@@ -68,3 +68,19 @@ export const logStream = async (path: string, opts: { tail?: number; follow: boo
     },
   });
 };
+
+/** The same stream as Server-Sent Events: one `output` event per chunk, `{stream, text}` JSON, then `end`. */
+export const asEventStream = (source: ReadableStream<Uint8Array>, stream: string): ReadableStream<Uint8Array> => {
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  return source.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        controller.enqueue(enc.encode(`event: output\ndata: ${JSON.stringify({ stream, text: dec.decode(chunk, { stream: true }) })}\n\n`));
+      },
+      flush(controller) {
+        controller.enqueue(enc.encode("event: end\ndata: {}\n\n"));
+      },
+    }),
+  );
+};
