@@ -70,6 +70,16 @@ const alive = (pid: number): boolean => {
   }
 };
 
+/** alive and not a zombie */
+const running = (pid: number): boolean => {
+  if (!alive(pid)) return false;
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+};
+
 /** all cgroup hierarchy roots that may hold Nimbus cgroups */
 const cgroupRoots = (): string[] => {
   const roots: string[] = [];
@@ -365,7 +375,15 @@ export class ContainerBackend implements Backend {
     for (const root of cgroupRoots()) rmCgroup(join(root, CGROUP_PARENT, id));
     // anything mounted below the sandbox dir (nothing by default; the rootfs belongs to images)
     for (const mp of mountsUnder(dir).reverse()) spawnSync("umount", ["-l", mp]);
-    rmSync(dir, { recursive: true, force: true });
+    // the monitor unlinks its files right after reporting the exit: let it finish first, and
+    // retry, since a recursive rm racing with those unlinks can give up with files left over
+    for (let i = 0; i < 100 && info && running(info.monitorPid); i++) await sleep(10);
+    for (let i = 0; i < 5 && existsSync(dir); i++) {
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch {}
+      if (existsSync(dir)) await sleep(20);
+    }
     this.watches.get(id)?.socket?.destroy();
     this.watches.delete(id);
   }
