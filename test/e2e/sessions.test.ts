@@ -131,6 +131,16 @@ describe("sessions: leases and attach (compiled binary, real sandboxes)", () => 
     expect(pr.stdout).toContain("50 132");
     expect(pr.controls.find((c) => c.type === "exit")?.exitCode).toBe(0);
 
+    // execs run as the main process does unless told otherwise
+    const who = attach(attachUrl(s.metadata.id), w.server.token, "channel=exec");
+    await who.opened;
+    who.send(3, { type: "start", argv: ["sh", "-c", "id -u; pwd"] });
+    expect((await who.result).stdout).toBe("0\n/\n");
+    const nobody = attach(attachUrl(s.metadata.id), w.server.token, "channel=exec");
+    await nobody.opened;
+    nobody.send(3, { type: "start", argv: ["sh", "-c", "id -u; pwd"], user: { uid: 65534, gid: 65534 }, workingDir: "/tmp" });
+    expect((await nobody.result).stdout).toBe("65534\n/tmp\n");
+
     // a channel that was not leased is refused
     const r = (await open(id, ["stdio"], 60_000)).body;
     const bad = attach(attachUrl(r.metadata.id), w.server.token, "channel=exec");

@@ -123,6 +123,12 @@ export const SandboxStatus = Type.Object({
   exit: Nullable(ExitStatus),
   endpoints: Type.Array(Endpoint),
   image: Nullable(Type.Object({ reference: Type.String(), digest: Type.String() })),
+  runAs: Type.Optional(
+    Type.Object(
+      { uid: Type.Integer(), gid: Type.Integer(), workingDir: Type.String() },
+      { description: "the identity and directory the main process got (image defaults resolved); execs default to it" },
+    ),
+  ),
   progress: Type.Optional(
     Type.Object(
       { layers: Type.Integer(), bytesDone: Type.Integer(), bytesTotal: Type.Integer() },

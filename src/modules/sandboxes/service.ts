@@ -267,6 +267,7 @@ export class SandboxService {
       }
       if (this.#cancelled.has(id)) return;
       const process = await this.#processFor(view, launch, image, lowers);
+      this.#patchStatus(id, { runAs: { uid: process.uid, gid: process.gid, workingDir: process.cwd } });
       snapshotKey = id;
       const snap = await this.d.images.prepareSnapshot(id, lowers);
       if (this.#cancelled.has(id)) return;

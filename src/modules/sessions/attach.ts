@@ -2,6 +2,7 @@ import type { ServerWebSocket } from "bun";
 import type { Backend, ExecHandle } from "../../runtime/types";
 import type { Logger } from "../../server/logging";
 import { logStream } from "../sandboxes/logs";
+import type { SandboxStatus } from "../sandboxes/model";
 import type { SandboxService } from "../sandboxes/service";
 import { CLOSE, FRAME, type Channel } from "./model";
 import type { SessionService } from "./service";
@@ -19,6 +20,8 @@ interface Conn {
   sandboxId: string;
   channel: Channel;
   backend: Backend;
+  /** who the main process runs as: the default for execs */
+  runAs: { uid: number; gid: number; workingDir: string };
   exec?: ExecHandle;
   readers: ReadableStreamDefaultReader<Uint8Array>[];
   closed: boolean;
@@ -82,7 +85,8 @@ export class AttachHub {
       if (!channels.includes(ch)) return raw.close(CLOSE.refused, `channel ${ch} was not leased (session has ${channels.join(", ")})`);
       const sandbox = this.sandboxes.record(tenantId, s.targetId);
       if (sandbox.lifecycleState !== "ready") return raw.close(CLOSE.targetStopped, `target is ${sandbox.lifecycleState}`);
-      conn = { sessionId, tenantId, sandboxId: sandbox.id, channel: ch, backend: this.backends[sandbox.backend] as Backend, readers: [], closed: false };
+      const runAs = (sandbox.status as SandboxStatus).runAs ?? { uid: 0, gid: 0, workingDir: "/" };
+      conn = { sessionId, tenantId, sandboxId: sandbox.id, channel: ch, backend: this.backends[sandbox.backend] as Backend, runAs, readers: [], closed: false };
     } catch (e) {
       return raw.close(CLOSE.refused, (e as Error).message.slice(0, 120));
     }
@@ -152,7 +156,7 @@ export class AttachHub {
     try {
       const env: Record<string, string> = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", ...(tty ? { TERM: "xterm-256color" } : {}), ...(m.environment ?? {}) };
       const handle = await c.backend.exec(c.sandboxId, {
-        process: { argv, env, cwd: m.workingDir ?? "/", uid: m.user?.uid ?? 0, gid: m.user?.gid ?? 0 },
+        process: { argv, env, cwd: m.workingDir ?? c.runAs.workingDir, uid: m.user?.uid ?? c.runAs.uid, gid: m.user?.gid ?? c.runAs.gid },
         tty,
         size: tty ? { cols: m.cols ?? 80, rows: m.rows ?? 24 } : undefined,
       });

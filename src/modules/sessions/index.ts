@@ -13,7 +13,8 @@ const BASE = "/api/tenants/:tenant/sessions";
 export const ATTACH_DESCRIPTION = `WebSocket. Authenticate with \`Authorization: Bearer\` or a one-time \`?ticket=\` from POST …/attach-ticket.
 Choose the channel with \`?channel=stdio|exec|pty\` (default: the session's first channel).
 Frames are binary; the first byte is the channel: 0 stdin, 1 stdout, 2 stderr, 3 control (JSON), 4 resize (JSON {cols, rows}).
-For exec and pty, send control {"type":"start","argv":[...],"environment":{},"workingDir":"/","cols":80,"rows":24} first;
+For exec and pty, send control {"type":"start","argv":[...],"environment":{},"workingDir":"/","user":{"uid":0,"gid":0},"cols":80,"rows":24} first
+(user and workingDir default to the main process's, see status.runAs);
 the server answers {"type":"started"}, streams output, then {"type":"exit","exitCode":n} and closes with 1000.
 Control {"type":"eof"} closes the process's stdin. When the lease ends the socket closes with 4001 (expired), 4002 (closed) or 4003 (target stopped).`;
 
