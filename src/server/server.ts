@@ -108,12 +108,8 @@ export const startServer = async (config: ServerConfig): Promise<RunningServer> 
     version: VERSION,
     platform: { os: process.platform, arch: process.arch },
     backends: [
-      { name: "container", ...backends.container.availability(), processExecution: true },
-      {
-        name: "krun",
-        ...backends.krun.availability(),
-        processExecution: false,
-      },
+      { name: "container", ...sandboxes.availabilityOf("container"), processExecution: true },
+      { name: "krun", ...sandboxes.availabilityOf("krun"), processExecution: false },
     ],
     profiles: [
       { name: "worker", available: true },

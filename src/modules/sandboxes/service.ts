@@ -2,10 +2,9 @@ import { createHash, randomBytes } from "node:crypto";
 import { realpathSync, statSync } from "node:fs";
 import { sep } from "node:path";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
-import type { ImageService, ResolvedImage } from "../../images/types";
-import { ImageError } from "../../images/types";
+import { ImageError, parseReference, type ImageService, type ResolvedImage } from "../../images";
 import type { EndpointProxy } from "../../network/endpoints";
-import { BackendError, type Backend, type ExitInfo, type ProcessSpec } from "../../runtime/types";
+import { BackendError, type Availability, type Backend, type ExitInfo, type ProcessSpec } from "../../runtime/types";
 import { ApiError, conflict, invalid, notFound } from "../../server/errors";
 import type { Logger } from "../../server/logging";
 import type { Store } from "../../store/db";
@@ -71,6 +70,8 @@ export class SandboxService {
   /** per-layer download progress of sandboxes being prepared; in memory, shown while preparing */
   readonly #progress = new Map<string, Map<string, { done: number; total: number }>>();
 
+  /** backend availability probes the host (mountinfo, /proc): remembered briefly, not run per create */
+  readonly #availability = new Map<string, { at: number; value: Availability }>();
   readonly #selectById;
   readonly #selectByTenantAndId;
 
@@ -133,7 +134,7 @@ export class SandboxService {
     }
     const backendName = spec.backend ?? "container";
     const backend = this.d.backends[backendName];
-    const availability = backend.availability();
+    const availability = this.availabilityOf(backendName);
     if (backendName === "krun") {
       throw new ApiError(422, "backend_unavailable", "the krun backend fails closed for process execution until its network egress enforcement reaches parity with the container backend", {
         backend: "krun",
@@ -187,6 +188,14 @@ export class SandboxService {
     return this.#view(row);
   }
 
+  availabilityOf(name: "container" | "krun"): Availability {
+    const hit = this.#availability.get(name);
+    if (hit && Date.now() - hit.at < 5_000) return hit.value;
+    const value = this.d.backends[name].availability();
+    this.#availability.set(name, { at: Date.now(), value });
+    return value;
+  }
+
   #resources(r: { cpu?: number; memoryMiB?: number; pids?: number } | undefined) {
     const L = this.d.limits;
     const out = { cpu: r?.cpu ?? L.defaultCpu, memoryMiB: r?.memoryMiB ?? L.defaultMemoryMiB, pids: r?.pids ?? L.defaultPids };
@@ -198,8 +207,6 @@ export class SandboxService {
 
   #checkReference(reference: string) {
     try {
-      // parseReference lives with the image code; loaded lazily to keep module edges clean
-      const { parseReference } = require("../../images") as typeof import("../../images");
       parseReference(reference);
     } catch (e) {
       if (e instanceof ImageError) throw new ApiError(422, "invalid_reference", `/spec/root/source/reference: ${e.message}`, { path: "/spec/root/source/reference" });
