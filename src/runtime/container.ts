@@ -20,7 +20,7 @@ import type { DataPaths } from "../host/paths.ts";
 import { sandboxDir } from "../host/paths.ts";
 import { openLibnimbus, LibcrunError, type Libnimbus } from "../../native/libnimbus.ts";
 import { nativeArtifacts, type NativeArtifacts } from "./native.ts";
-import { ociConfig, processSpec, CGROUP_PARENT } from "./spec.ts";
+import { cgroupParent, ociConfig, processSpec } from "./spec.ts";
 import { portSocketName } from "../network/index.ts";
 import { CGROUP_FIX_DIR, preflight } from "../host/preflight.ts";
 import {
@@ -125,9 +125,12 @@ export class ContainerBackend implements Backend {
   private readonly reported = new Set<string>();
   private readonly stdinConns = new Map<string, Promise<Socket>>();
   private readonly startTimeoutMs: number;
+  /** this server's cgroup parent: only cgroups under it are ours to create and clean */
+  private readonly cgroupParent: string;
 
   constructor(opts: ContainerBackendOptions) {
     this.paths = opts.paths;
+    this.cgroupParent = cgroupParent(opts.paths.root);
     this.log = opts.logger ?? noop;
     this.startTimeoutMs = opts.startTimeoutMs ?? 30_000;
     for (const d of [this.paths.sandboxes, this.paths.runtimeState, this.paths.native]) mkdirSync(d, { recursive: true });
@@ -144,6 +147,44 @@ export class ContainerBackend implements Backend {
     const pf = preflight({ fix: false });
     const bad = pf.checks.filter((c) => !c.ok);
     return bad.length ? { available: false, reason: bad.map((c) => c.detail).join("; ") } : { available: true };
+  }
+
+  /**
+   * Create the cgroup parent in every v1 hierarchy before any sandbox does: concurrent starts
+   * would otherwise race to create it, and a cpuset child of a parent whose cpus/mems are not
+   * filled in yet cannot be written ("write cpuset.cpus").
+   */
+  private parentReady = false;
+  private ensureCgroupParent(): void {
+    if (this.parentReady) return;
+    for (const root of cgroupRoots()) {
+      let dir = root;
+      for (const part of this.cgroupParent.split("/").filter(Boolean)) {
+        const parent = dir;
+        dir = join(dir, part);
+        try {
+          mkdirSync(dir);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EEXIST") break;
+        }
+        for (const f of ["cpuset.cpus", "cpuset.mems"]) {
+          try {
+            if (readFileSync(join(dir, f), "utf8").trim() === "") writeFileSync(join(dir, f), readFileSync(join(parent, f), "utf8"));
+          } catch {}
+        }
+      }
+    }
+    this.parentReady = true;
+  }
+
+  /** On server shutdown: drop this server's cgroup parent where no sandbox is left in it. */
+  close(): void {
+    for (const root of cgroupRoots()) {
+      try {
+        rmdirSync(join(root, this.cgroupParent));
+      } catch {}
+    }
+    this.parentReady = false;
   }
 
   private dir(id: string): string {
@@ -237,7 +278,8 @@ export class ContainerBackend implements Backend {
     this.watches.delete(req.id);
     let config;
     try {
-      config = ociConfig(req, { init: this.native.init });
+      this.ensureCgroupParent();
+      config = ociConfig(req, { init: this.native.init, cgroupParent: this.cgroupParent });
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       throw new BackendError("invalid_spec", (e as Error).message, { id: req.id });
@@ -372,7 +414,7 @@ export class ContainerBackend implements Backend {
       this.lib.delete(this.paths.runtimeState, id, true);
     } catch {}
     rmSync(join(this.paths.runtimeState, id), { recursive: true, force: true });
-    for (const root of cgroupRoots()) rmCgroup(join(root, CGROUP_PARENT, id));
+    for (const root of cgroupRoots()) rmCgroup(join(root, this.cgroupParent, id));
     // anything mounted below the sandbox dir (nothing by default; the rootfs belongs to images)
     for (const mp of mountsUnder(dir).reverse()) spawnSync("umount", ["-l", mp]);
     // the monitor unlinks its files right after reporting the exit: let it finish first, and
@@ -452,8 +494,8 @@ export class ContainerBackend implements Backend {
     // cgroups of ids we do not know (e.g. the sandbox dir was removed by hand)
     for (const root of cgroupRoots()) {
       try {
-        for (const e of readdirSync(join(root, CGROUP_PARENT), { withFileTypes: true }))
-          if (e.isDirectory() && !knownSet.has(e.name)) rmCgroup(join(root, CGROUP_PARENT, e.name));
+        for (const e of readdirSync(join(root, this.cgroupParent), { withFileTypes: true }))
+          if (e.isDirectory() && !knownSet.has(e.name)) rmCgroup(join(root, this.cgroupParent, e.name));
       } catch {}
     }
     // stray monitors/relays of our data dir whose sandbox is unknown

@@ -10,6 +10,8 @@
 //   native/init.c, bind-mounted read-only at INIT_PATH, as Docker's --init does: it is the pid
 //   namespace's PID 1, forwards signals (so SIGTERM stops `sleep 600`) and reaps orphans.
 //   Execs never go through it.
+import { createHash } from "node:crypto";
+import { resolve } from "node:path";
 import { readFileSync } from "node:fs";
 import { ID_MAP } from "../host/idmap.ts";
 import type { LaunchRequest, ProcessSpec, ResourceLimits } from "./types.ts";
@@ -57,9 +59,13 @@ export const INIT_STATUS_FD = 3;
 
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** cgroup path (relative to each hierarchy root) of a sandbox; everything Nimbus owns is under /nimbus */
-export const CGROUP_PARENT = "/nimbus";
-export const cgroupsPath = (id: string): string => `${CGROUP_PARENT}/${id}`;
+/**
+ * cgroup parent (relative to each hierarchy root) of one server's sandboxes: /nimbus/<instance>,
+ * the instance derived from the data dir, so servers sharing a host never touch (or reconcile
+ * away) each other's cgroups.
+ */
+export const cgroupParent = (dataRoot: string): string => `/nimbus/${createHash("sha256").update(resolve(dataRoot)).digest("hex").slice(0, 12)}`;
+export const cgroupsPath = (id: string, parent: string): string => `${parent}/${id}`;
 
 const hostHardLimit = (name: string, fallback: number): number => {
   try {
@@ -119,6 +125,8 @@ const idMap = [{ containerID: 0, hostID: ID_MAP.hostBase, size: ID_MAP.size }];
 export interface OciOptions {
   /** host path of the nimbus-init executable: when set, the process runs under it (INIT_PATH) */
   init?: string;
+  /** cgroup parent of this server's sandboxes (see cgroupParent) */
+  cgroupParent?: string;
 }
 
 export const ociConfig = (req: LaunchRequest, opts: OciOptions = {}) => {
@@ -161,7 +169,7 @@ export const ociConfig = (req: LaunchRequest, opts: OciOptions = {}) => {
         { type: "cgroup" },
         { type: "user" },
       ],
-      cgroupsPath: cgroupsPath(req.id),
+      cgroupsPath: cgroupsPath(req.id, opts.cgroupParent ?? "/nimbus"),
       resources: resourcesSpec(resources),
       seccomp: defaultSeccomp(),
       maskedPaths: MASKED_PATHS,

@@ -155,6 +155,7 @@ export const startServer = async (config: ServerConfig): Promise<RunningServer> 
       hub.closeAll();
       sandboxes.shutdown();
       await app.stop();
+      backends.container.close();
       store.$client.close();
       logger.info("nimbus stopped; sandboxes keep running and are re-adopted on the next start");
       logger.flush();

@@ -1,5 +1,6 @@
 import { expect } from "bun:test";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cgroupParent } from "../../src/runtime/spec";
 import { basename, join, resolve } from "node:path";
 import { startFixtureRegistry, type FixtureRegistry } from "../fixtures/images";
 import { cleanupDirs, startServer, type ServerHandle, type StartOptions } from "./harness";
@@ -45,7 +46,7 @@ export const startWorld = async (opts: StartOptions = {}): Promise<World> => {
       // Nothing a test created may outlive it: no mounts, no processes under the data dir.
       const leaks = leftovers(s.dataDir);
       cleanupDirs(s.dataDir, s.xdg);
-      expect(leaks).toEqual({ mounts: [], processes: [] });
+      expect(leaks).toEqual({ mounts: [], processes: [], cgroups: [] });
     },
   };
   return world;
@@ -98,7 +99,7 @@ export const sandboxSpec = (reference: string, argv?: string[], extra: Record<st
 });
 
 /** Mounts and processes that still reference a data dir. */
-export const leftovers = (dataDir: string): { mounts: string[]; processes: string[] } => {
+export const leftovers = (dataDir: string): { mounts: string[]; processes: string[]; cgroups: string[] } => {
   const mounts = readFileSync("/proc/self/mountinfo", "utf8")
     .split("\n")
     .map((l) => l.split(" ")[4] ?? "")
@@ -110,5 +111,9 @@ export const leftovers = (dataDir: string): { mounts: string[]; processes: strin
       if (cmd.includes(dataDir)) processes.push(`${pid}: ${cmd.slice(0, 200)}`);
     } catch {}
   }
-  return { mounts, processes };
+  const parent = cgroupParent(dataDir);
+  const cgroups = readdirSync("/sys/fs/cgroup")
+    .map((h) => `/sys/fs/cgroup/${h}${parent}`)
+    .filter((p) => existsSync(p));
+  return { mounts, processes, cgroups };
 };

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { cgroupParent } from "../../../src/runtime/spec.ts";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { setupHarness, uid, type Harness } from "./harness.ts";
 import { CGROUP_FIX_DIR } from "../../../src/host/preflight.ts";
@@ -33,7 +34,7 @@ const census = () => {
       const cg = readFileSync(`/proc/${p}/cgroup`, "utf8");
       const stat = readFileSync(`/proc/${p}/stat`, "utf8");
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const ours = cmd.includes(h.root) || cg.includes("/nimbus/cyc");
+      const ours = cmd.includes(h.root) || cg.includes(`${cgroupParent(h.root)}/cyc`);
       if (ppid === process.pid && stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) zombies++;
       if (!ours) continue;
       processes++;
@@ -44,7 +45,7 @@ const census = () => {
   const cgroupRoots = [...ls("/sys/fs/cgroup").map((c) => `/sys/fs/cgroup/${c}`), ...ls(CGROUP_FIX_DIR).map((c) => `${CGROUP_FIX_DIR}/${c}`)];
   return {
     mounts: readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(h.root)).length,
-    cgroups: cgroupRoots.reduce((n, r) => n + ls(`${r}/nimbus`).filter((e) => e.startsWith("cyc")).length, 0),
+    cgroups: cgroupRoots.reduce((n, r) => n + ls(`${r}${cgroupParent(h.root)}`).filter((e) => e.startsWith("cyc")).length, 0),
     netns: netns.size,
     monitors,
     processes,

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { cgroupParent } from "../../../src/runtime/spec.ts";
 import { setupHarness, sh, uid, type Harness } from "./harness.ts";
 
 let h: Harness;
@@ -30,7 +31,7 @@ describe("cgroup limits", () => {
     const p = Bun.spawnSync(["true"]);
     expect(p.exitCode).toBe(0);
     expect(performance.now() - t0).toBeLessThan(2000);
-    const pids = Number((await Bun.file(`/sys/fs/cgroup/pids/nimbus/${id}/pids.current`).text().catch(() => "0")).trim());
+    const pids = Number((await Bun.file(`/sys/fs/cgroup/pids${cgroupParent(h.root)}/${id}/pids.current`).text().catch(() => "0")).trim());
     expect(pids).toBeLessThanOrEqual(64);
     const exit = await h.backend.stop(id, 100);
     expect(exit.signal === "SIGTERM" || exit.signal === "SIGKILL" || exit.code !== null).toBe(true);
@@ -40,11 +41,11 @@ describe("cgroup limits", () => {
     const id = uid("lim");
     await h.start(id, ["sleep", "30"], { resources: { cpu: 0.5, memoryMiB: 100, pids: 50 } });
     const read = (p: string) => Bun.file(p).text().then((t) => t.trim());
-    expect(await read(`/sys/fs/cgroup/memory/nimbus/${id}/memory.limit_in_bytes`)).toBe(String(100 * 1024 * 1024));
-    expect(await read(`/sys/fs/cgroup/pids/nimbus/${id}/pids.max`)).toBe("50");
-    expect(await read(`/sys/fs/cgroup/cpu/nimbus/${id}/cpu.cfs_quota_us`)).toBe("50000");
+    expect(await read(`/sys/fs/cgroup/memory${cgroupParent(h.root)}/${id}/memory.limit_in_bytes`)).toBe(String(100 * 1024 * 1024));
+    expect(await read(`/sys/fs/cgroup/pids${cgroupParent(h.root)}/${id}/pids.max`)).toBe("50");
+    expect(await read(`/sys/fs/cgroup/cpu${cgroupParent(h.root)}/${id}/cpu.cfs_quota_us`)).toBe("50000");
     await h.backend.update(id, { pids: { limit: 60 } });
-    expect(await read(`/sys/fs/cgroup/pids/nimbus/${id}/pids.max`)).toBe("60");
+    expect(await read(`/sys/fs/cgroup/pids${cgroupParent(h.root)}/${id}/pids.max`)).toBe("60");
     await h.backend.pause(id);
     expect((await h.backend.state(id)).state).toBe("paused");
     await h.backend.resume(id);

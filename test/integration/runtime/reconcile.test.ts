@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { cgroupParent } from "../../../src/runtime/spec.ts";
 import { setupHarness, uid, type Harness } from "./harness.ts";
 
 let h: Harness;
@@ -53,7 +54,7 @@ test("server SIGKILLed while 5 containers run: a new backend re-adopts them", as
   // leftovers of the unknown sandbox are gone: dir, crun state, cgroup, monitor
   expect(existsSync(join(h.paths.sandboxes, orphan))).toBe(false);
   expect(existsSync(join(h.paths.runtimeState, orphan))).toBe(false);
-  expect(existsSync(`/sys/fs/cgroup/memory/nimbus/${orphan}`)).toBe(false);
+  expect(existsSync(`/sys/fs/cgroup/memory${cgroupParent(h.root)}/${orphan}`)).toBe(false);
 
   // output written while no server ran is in the logs
   const sizeAfter = statSync(h.backend.logPaths(running[0]!).stdout).size;

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { cgroupParent } from "../../../src/runtime/spec.ts";
 import { ociConfig, DEFAULT_CAPABILITIES, defaultSeccomp, nativeArtifacts } from "../../../src/runtime/index.ts";
 import { ID_MAP } from "../../../src/host/idmap.ts";
 import { dataPaths } from "../../../src/host/paths.ts";
@@ -43,6 +44,8 @@ describe("OCI config", () => {
     expect(c.linux.resources.cpu.quota).toBe(150000);
     expect(c.linux.resources.cpu.period).toBe(100000);
     expect(c.linux.cgroupsPath).toBe("/nimbus/sbx_1");
+    expect(cgroupParent("/var/lib/nimbus")).toMatch(/^\/nimbus\/[0-9a-f]{12}$/);
+    expect(cgroupParent("/var/lib/nimbus")).not.toBe(cgroupParent("/var/lib/other"));
     expect(c.process.rlimits.map((r) => r.type)).toContain("RLIMIT_NOFILE");
   });
   test("masked and readonly paths", () => {
