@@ -70,6 +70,7 @@ export const setupHarness = (): Harness => {
     },
     async cleanup() {
       for (const id of ids) await backend.delete(id).catch(() => {});
+      backend.close();
       rmSync(root, { recursive: true, force: true });
     },
   };
