@@ -284,7 +284,8 @@ export class ContainerBackend implements Backend {
       rmSync(dir, { recursive: true, force: true });
       throw new BackendError("invalid_spec", (e as Error).message, { id: req.id });
     }
-    writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+    // config.json holds the process environment: readable by root only
+    writeFileSync(join(dir, "config.json"), JSON.stringify(config), { mode: 0o600 });
 
     const proc = Bun.spawn([this.native.monitor, "run", "--id", req.id, "--bundle", dir, "--state-root", this.paths.runtimeState, "--init"], {
       stdin: "ignore",
