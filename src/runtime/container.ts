@@ -525,7 +525,7 @@ export class ContainerBackend implements Backend {
     const resizeFd = req.tty ? (proc.stdio[3] as number) : -1;
     const pump = (stream: ReadableStream<Uint8Array>) => {
       const pending: Uint8Array[] = [];
-      let cb: ((c: Uint8Array) => void) | null = null;
+      let cb = null as ((c: Uint8Array) => void) | null;
       const done = (async () => {
         for await (const chunk of stream) {
           if (cb) cb(chunk);

@@ -84,7 +84,7 @@ let nofileLimit: number | undefined;
 
 export const processSpec = (p: ProcessSpec, opts: { terminal?: boolean; size?: { cols: number; rows: number } } = {}) => {
   if (!p.argv.length) throw new Error("process.argv must not be empty");
-  const env = { PATH: DEFAULT_PATH, HOME: p.uid === 0 ? "/root" : "/", ...p.env };
+  const env: Record<string, string> = { PATH: DEFAULT_PATH, HOME: p.uid === 0 ? "/root" : "/", ...p.env };
   if (opts.terminal && !env.TERM) env.TERM = "xterm";
   nofileLimit ??= hostHardLimit("Max open files", 1 << 20);
   return {

@@ -245,6 +245,7 @@ export class SandboxService {
   async #prepareAndStart(id: string): Promise<void> {
     const log = this.d.logger.child({ sandboxId: id });
     let snapshotKey: string | undefined;
+    let started: Backend | undefined;
     try {
       const row = this.#byId(id);
       if (!row || row.lifecycleState !== "pending") return;
@@ -280,6 +281,7 @@ export class SandboxService {
       if (this.#cancelled.has(id)) return;
       this.#transition(id, "starting");
       await this.d.backends[view.backend].start({ id, rootfs: snap.rootfs, process, resources: view.resources, hostname: id.replace(/_/g, "-") });
+      started = this.d.backends[view.backend];
       snapshotKey = undefined;
       // The process has its inputs now; the store keeps none of them.
       this.d.db.update(sandboxes).set({ launch: null }).where(eq(sandboxes.id, id)).run();
@@ -295,13 +297,17 @@ export class SandboxService {
       const reason = failure.reason;
       const message = scrub(failure.message, launchOf(this.#byId(id)));
       log.warn({ reason, err: message }, "sandbox failed");
-      if (snapshotKey) await this.d.images.removeSnapshot(snapshotKey).catch(() => {});
       const row = this.#byId(id);
-      if (row && !TERMINAL.includes(row.lifecycleState as LifecycleState)) {
+      const failed = row !== undefined && !TERMINAL.includes(row.lifecycleState as LifecycleState);
+      if (failed) {
         this.#transition(id, "failed", { reason, message });
         this.d.db.update(sandboxes).set({ launch: null }).where(eq(sandboxes.id, id)).run();
-        this.#emitStopped(row.tenantId, id);
       }
+      // a failure after the process started (e.g. an endpoint) must not leave it running
+      if (started) await started.stop(id, 0).catch(() => {});
+      this.d.endpoints.close(id);
+      if (snapshotKey) await this.d.images.removeSnapshot(snapshotKey).catch(() => {});
+      if (failed) this.#emitStopped(row.tenantId, id);
     } finally {
       this.#progress.delete(id);
       if (this.#cancelled.delete(id)) await this.#finishCancelled(id);
