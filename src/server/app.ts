@@ -13,8 +13,16 @@ const CREATE_SANDBOX = /^\/api\/tenants\/[^/]+\/sandboxes\/?$/;
 interface RequestMeta {
   id: string;
   start: number;
+  path: string;
   principal?: Principal;
 }
+
+/** Path and query of a request URL without a URL object (this runs on every request). */
+const splitUrl = (url: string): { path: string; query: string } => {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const q = url.indexOf("?", start);
+  return q < 0 ? { path: url.slice(start), query: "" } : { path: url.slice(start, q), query: url.slice(q + 1) };
+};
 
 const meta = new WeakMap<Request, RequestMeta>();
 
@@ -46,17 +54,18 @@ export interface AppDeps {
 /** The HTTP shell every controller mounts into: ids, auth, size limits, errors, request logs. */
 export const createApp = ({ logger, auth, docs }: AppDeps) =>
   new Elysia({ normalize: false, serve: { maxRequestBodySize: MAX_CREATE_BODY + 1024 } })
-    .onRequest(({ request }) => {
-      const m: RequestMeta = { id: crypto.randomUUID(), start: performance.now() };
+    .onRequest(({ request, set }) => {
+      const { path, query } = splitUrl(request.url);
+      const m: RequestMeta = { id: crypto.randomUUID(), start: performance.now(), path };
       meta.set(request, m);
-      const url = new URL(request.url);
+      set.headers["x-request-id"] = m.id;
       // Browsers cannot set headers on a WebSocket: an attach may carry a one-time ticket instead.
-      const ticketed = url.pathname.endsWith("/attach") && url.searchParams.has("ticket");
-      if ((url.pathname.startsWith("/api/") || url.pathname === "/api") && !ticketed) {
+      const ticketed = path.endsWith("/attach") && new URLSearchParams(query).has("ticket");
+      if ((path.startsWith("/api/") || path === "/api") && !ticketed) {
         m.principal = auth.authenticate(request.headers.get("authorization"));
       }
       const length = Number(request.headers.get("content-length") ?? 0);
-      const limit = request.method === "POST" && CREATE_SANDBOX.test(url.pathname) ? MAX_CREATE_BODY : MAX_JSON_BODY;
+      const limit = request.method === "POST" && CREATE_SANDBOX.test(path) ? MAX_CREATE_BODY : MAX_JSON_BODY;
       if (length > limit) {
         throw new ApiError(413, "payload_too_large", `request body of ${length} bytes exceeds the ${limit} byte limit`, { limit });
       }
@@ -92,17 +101,14 @@ export const createApp = ({ logger, auth, docs }: AppDeps) =>
       set.status = 500;
       return errorBody("internal", "internal error; report the request id", { requestId });
     })
-    .onAfterHandle(({ request, set }) => {
-      set.headers["x-request-id"] = requestIdOf(request);
-    })
     .onAfterResponse(({ request, set }) => {
       const m = meta.get(request);
-      const url = new URL(request.url);
+      if (!logger.isLevelEnabled("info")) return;
       logger.info(
         {
           requestId: m?.id,
           method: request.method,
-          path: url.pathname,
+          path: m?.path ?? splitUrl(request.url).path,
           status: typeof set.status === "number" ? set.status : 200,
           durationMs: m ? Math.round((performance.now() - m.start) * 100) / 100 : undefined,
         },

@@ -110,6 +110,7 @@ describe("nimbus binary: boot, admin token, tenants, auth", () => {
     const r = await s.api("GET", "/no/such/route");
     expect(r.status).toBe(404);
     expect(r.body.error.code).toBe("route_not_found");
+    expect(r.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
     expect((await s.api("GET", "/healthz", undefined, "")).status).toBe(200);
     expect((await s.api("GET", "/readyz", undefined, "")).status).toBe(200);
     const caps = await s.api("GET", "/api/capabilities");
