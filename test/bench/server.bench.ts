@@ -51,7 +51,15 @@ const startNimbus = async (dataDir: string, xdg: string) => {
   return { ms, base: `http://127.0.0.1:${port}`, stop: () => (proc.kill(), proc.exited) };
 };
 
+// wrk (a separate process, as a real client is) when installed; otherwise an in-process fetch loop
+const WRK = Bun.which("wrk");
+
 const load = async (url: string, headers: Record<string, string>): Promise<number> => {
+  if (WRK) {
+    const args = [WRK, "-t2", `-c${CONCURRENCY}`, `-d${DURATION_MS / 1000}s`, ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]), url];
+    const out = Bun.spawnSync(args).stdout.toString();
+    return Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0);
+  }
   let n = 0;
   const end = performance.now() + DURATION_MS;
   await Promise.all(
@@ -88,7 +96,7 @@ const token = JSON.parse(readFileSync(join(xdg, "nimbus/auth/token"), "utf8")).t
 await fetch(`${n.base}/api/tenants`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ id: "bench" }) });
 const nimbusRps = await load(`${n.base}/api/tenants/bench`, { authorization: `Bearer ${token}` });
 await n.stop();
-console.log(`GET rps (c=${CONCURRENCY}, ${DURATION_MS} ms, same client)  bare ${bareRps.toFixed(0)} | nimbus authenticated GET /api/tenants/:id ${nimbusRps.toFixed(0)} | ${((nimbusRps / bareRps) * 100).toFixed(0)}% of bare`);
+console.log(`GET rps (c=${CONCURRENCY}, ${DURATION_MS} ms, ${WRK ? "wrk" : "in-process fetch"})  bare ${bareRps.toFixed(0)} | nimbus authenticated GET /api/tenants/:id ${nimbusRps.toFixed(0)} | ${((nimbusRps / bareRps) * 100).toFixed(0)}% of bare`);
 rmSync(dataDir, { recursive: true, force: true });
 rmSync(xdg, { recursive: true, force: true });
 console.log(`headline: start-to-healthy p50 ${pct(nimbusStarts, 50).toFixed(1)} ms (goal ≤ 100 ms); authenticated GET at ${((nimbusRps / bareRps) * 100).toFixed(0)}% of bare Bun.serve (goal ≥ 50%)`);
