@@ -79,6 +79,11 @@ describe("sandboxes API (compiled binary, fixture registry as docker.io)", () =>
     const everything = JSON.stringify((await w.server.api("GET", `${base()}?limit=500`)).body) + w.server.output();
     expect(everything).not.toContain("sk-very-secret-value");
     expect(everything).not.toContain("setInterval");
+    // and the image really carries Node 22, as its tag says
+    const v = await create({ spec: sandboxSpec("docker.io/library/node:22-alpine", ["node", "-e", "console.log(process.versions.node)"]) });
+    await waitFor(w.server, T, v.body.metadata.id, (s) => TERMINAL.includes(s));
+    const version = await fetch(`${w.server.url}${base()}/${v.body.metadata.id}/logs`, { headers: { authorization: `Bearer ${w.server.token}` } }).then((x) => x.text());
+    expect(version).toMatch(/^22\.\d+\.\d+\n$/);
   });
 
   test("bad specs are 4xx, create nothing and pull nothing", async () => {
