@@ -88,7 +88,9 @@ export class RegistryClient {
       return [{ base: mirror.replace(/\/+$/, ""), authKey: u.host }];
     }
     const host = ref.registry === DOCKER_HUB ? "registry-1.docker.io" : ref.registry;
-    const insecure = this.opts.insecureRegistries?.includes(ref.registry) || this.opts.insecureRegistries?.includes(host);
+    // like Docker, a registry on the loopback interface is reached over plain HTTP without configuration
+    const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?$/.test(host);
+    const insecure = loopback || this.opts.insecureRegistries?.includes(ref.registry) || this.opts.insecureRegistries?.includes(host);
     return [{ base: `${insecure ? "http" : "https"}://${host}`, authKey: ref.registry }];
   }
 
