@@ -5,6 +5,7 @@ import { createImageService } from "../images";
 import type { ServerConfig } from "../host/config";
 import { ID_MAP } from "../host/idmap";
 import { dataPaths } from "../host/paths";
+import { lockDataDir } from "../host/lock";
 import { adminTokenPath, loadOrCreateAdminToken } from "../host/token";
 import { preflight } from "../host/preflight";
 import { imagesController } from "../modules/images";
@@ -62,6 +63,7 @@ export const startServer = async (config: ServerConfig): Promise<RunningServer> 
   mkdirSync(paths.root, { recursive: true, mode: 0o710 });
   chownSync(paths.root, 0, ID_MAP.hostBase);
   chmodSync(paths.root, 0o710);
+  const unlock = lockDataDir(paths.root);
 
   const host = await preflight({ fix: true });
   for (const c of host.checks) (c.ok ? logger.debug : logger.error).call(logger, { check: c.name, fixed: c.fixed }, c.detail);
@@ -137,7 +139,8 @@ export const startServer = async (config: ServerConfig): Promise<RunningServer> 
     .use(sessionsController(tenants, sessions, hub))
     .use(imagesController(images, () => sandboxes.allIds()));
 
-  app.listen({ hostname: config.host, port: config.port });
+  // reusePort off: a second server on a busy port must fail, not silently share it
+  app.listen({ hostname: config.host, port: config.port, reusePort: false });
   const server = app.server;
   if (!server) throw new Error("server did not start");
   const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
@@ -157,6 +160,7 @@ export const startServer = async (config: ServerConfig): Promise<RunningServer> 
       await app.stop();
       backends.container.close();
       store.$client.close();
+      unlock();
       logger.info("nimbus stopped; sandboxes keep running and are re-adopted on the next start");
       logger.flush();
     },

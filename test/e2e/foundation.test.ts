@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync, statSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BINARY, cleanupDirs, startServer, type ServerHandle } from "./harness";
 
@@ -154,6 +155,23 @@ describe("nimbus binary: restarts and token file safety", () => {
       expect((await b.api("GET", "/api/tenants/kept")).status).toBe(200);
     } finally {
       await b.stop();
+      cleanupDirs(a.dataDir, a.xdg);
+    }
+  });
+
+  test("one server per data dir and per port: a second one fails with a clear message", async () => {
+    const a = await startServer();
+    try {
+      const sameDir = Bun.spawnSync([BINARY, "start", "--port", "0", "--data-dir", a.dataDir], { env: { ...process.env, XDG_DATA_HOME: a.xdg } });
+      expect(sameDir.exitCode).not.toBe(0);
+      expect(sameDir.stderr.toString()).toContain("in use by another nimbus server");
+      const other = mkdtempSync(join(tmpdir(), "nimbus-data-"));
+      const samePort = Bun.spawnSync([BINARY, "start", "--port", String(a.port), "--data-dir", other], { env: { ...process.env, XDG_DATA_HOME: a.xdg }, timeout: 10_000 });
+      expect(samePort.exitCode).not.toBe(0);
+      expect(samePort.stderr.toString()).toMatch(/in use|EADDRINUSE/i);
+      cleanupDirs(other);
+    } finally {
+      await a.stop();
       cleanupDirs(a.dataDir, a.xdg);
     }
   });
