@@ -36,10 +36,11 @@ export const principalOf = (request: Request): Principal => {
 export const requestIdOf = (request: Request): string => meta.get(request)?.id ?? "-";
 
 // Elysia's validator reports paths like "/spec/process/argv"; clients get the same pointer.
+// Its summaries quote the offending value ("… but found: 42"): inputs may be secrets, so not that part.
 const validationDetails = (error: unknown): { path: string; message: string; errors: { path: string; message: string }[] } => {
   const all = ((error as { all?: { path?: string; message?: string; summary?: string }[] }).all ?? []).map((e) => ({
     path: e.path || "/",
-    message: e.summary ?? e.message ?? "is invalid",
+    message: (e.summary ?? e.message ?? "is invalid").replace(/ but found: [\s\S]*$/, ""),
   }));
   const first = all[0] ?? { path: "/", message: "request does not match the schema" };
   return { ...first, errors: all.slice(0, 20) };

@@ -125,6 +125,11 @@ describe("sandboxes API (compiled binary, fixture registry as docker.io)", () =>
       expect({ name, status: r.status, ok: statuses.includes(r.status) }).toEqual({ name, status: r.status, ok: true });
       expect(typeof r.body.error.code).toBe("string");
     }
+    // validation errors name the path, never the rejected value
+    const typed = await create({ spec: { ...ok, process: { argv: ["true"], environment: { PIN: 982451653 } } } });
+    expect(typed.status).toBe(422);
+    expect(JSON.stringify(typed.body)).toContain("/spec/process/environment/PIN");
+    expect(JSON.stringify(typed.body)).not.toContain("982451653");
     const krun = await create({ spec: { ...ok, backend: "krun" } });
     expect(krun.body.error.code).toBe("backend_unavailable");
     expect(krun.body.error.message).toContain("fails closed");
