@@ -12,6 +12,7 @@ import { ContentStore, digestHex } from "./store";
 import { DEFAULT_LIMITS, LayerUnpacker, type UnpackLimits } from "./unpack";
 import { IMAGE_TABLES_DDL, images, layers as layersTable } from "./schema";
 import { mountOverlay, unmount } from "./sys";
+import { mountIdmapped } from "./idmap-mount";
 import * as view from "./view";
 import { ImageError, type BuildRequest, type ImageConfig, type ImageService, type PullProgress, type ResolvedImage, type Snapshot } from "./types";
 
@@ -78,6 +79,34 @@ interface Index {
 const hostPlatform = () => ({ os: "linux", architecture: process.arch === "x64" ? "amd64" : process.arch === "arm64" ? "arm64" : process.arch, variant: process.arch === "arm64" ? "v8" : undefined });
 
 const KEY_RE = /^[A-Za-z0-9_.-]{1,128}$/;
+function checkKey(key: string): void {
+  // "." and ".." match the character class but name the snapshots dir itself or its parent
+  if (!KEY_RE.test(key) || key === "." || key === "..") throw new ImageError("invalid_snapshot_key", `snapshot key "${key}" must match ${KEY_RE} and not be "." or ".."`, 400);
+}
+
+/** Mount points strictly below `dir` in this mount namespace, deepest first. */
+function mountsUnder(dir: string): string[] {
+  let text = "";
+  try { text = fs.readFileSync("/proc/self/mountinfo", "utf8"); } catch { return []; }
+  const prefix = dir.endsWith("/") ? dir : dir + "/";
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    const f = line.split(" ");
+    if (f.length < 5) continue;
+    const mp = f[4]!.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+    if (mp.startsWith(prefix)) out.push(mp);
+  }
+  return [...new Set(out)].sort((a, b) => b.length - a.length);
+}
+
+/** Lazily unmount everything below `dir` (stacked mounts included). */
+function unmountUnder(dir: string): void {
+  for (let round = 0; round < 8; round++) {
+    const ms = mountsUnder(dir);
+    if (ms.length === 0) return;
+    for (const m of ms) unmount(m);
+  }
+}
 
 export function toImageConfig(raw: any): ImageConfig {
   const c = raw?.config ?? {};
@@ -362,8 +391,17 @@ export class ImageServiceImpl implements ImageService {
 
   // ------------------------------------------------------------------ snapshots
 
-  async prepareSnapshot(key: string, lowers: string[]): Promise<Snapshot> {
-    if (!KEY_RE.test(key)) throw new ImageError("invalid_snapshot_key", `snapshot key "${key}" must match ${KEY_RE}`, 400);
+  /**
+   * A writable overlay over `lowers` (bottom first) at <snapshots>/<key>/rootfs.
+   * `idmapLowers`: the lowers are host directories owned by host ids (a prepared root filesystem,
+   * e.g. debootstrap output owned by root), not our unpacked layers (already shifted). Each is
+   * first mounted idmapped (host id N shows as ID_MAP.hostBase + N) at lower-idmapped/<i> and the
+   * overlay stands on that; the directory itself is never modified. The idmapped mounts are
+   * detached right after the overlay is mounted (overlayfs holds private clones of its layers),
+   * so a live snapshot leaves exactly one mount, as without idmapping.
+   */
+  async prepareSnapshot(key: string, lowers: string[], opts: { idmapLowers?: boolean } = {}): Promise<Snapshot> {
+    checkKey(key);
     if (lowers.length === 0) throw new ImageError("snapshot_failed", "a snapshot needs at least one lower directory", 422);
     for (const l of lowers) {
       if (!l.startsWith("/") || l.includes(":") || l.includes(",")) throw new ImageError("snapshot_failed", `lower "${l}" must be an absolute path without ':' or ','`, 422);
@@ -376,24 +414,47 @@ export class ImageServiceImpl implements ImageService {
     const upper = join(dir, "upper");
     const work = join(dir, "work");
     if (fs.existsSync(join(dir, "mounted"))) return { key, rootfs };
+    if (opts.idmapLowers) unmountUnder(dir); // leftovers of an interrupted prepare
     fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
     for (const d of [upper, work, rootfs]) { try { fs.mkdirSync(d, { mode: 0o755 }); } catch (e: any) { if (e.code !== "EEXIST") throw e; } }
     fs.chownSync(upper, ID_MAP.hostBase, ID_MAP.hostBase);
     fs.writeFileSync(join(dir, "lowers.json"), JSON.stringify(lowers));
-    const options = `lowerdir=${[...lowers].reverse().join(":")},upperdir=${upper},workdir=${work}`;
-    if (options.length > 4000) throw new ImageError("snapshot_failed", `too many layers for one overlay mount (${lowers.length})`, 422);
+    let mountLowers = lowers;
+    if (opts.idmapLowers) {
+      const idmapDir = join(dir, "lower-idmapped");
+      mountLowers = lowers.map((_, i) => join(idmapDir, String(i)));
+      try {
+        fs.mkdirSync(idmapDir, { recursive: true, mode: 0o700 });
+        for (let i = 0; i < lowers.length; i++) {
+          fs.mkdirSync(mountLowers[i]!, { recursive: true, mode: 0o755 });
+          await mountIdmapped(lowers[i]!, mountLowers[i]!);
+        }
+      } catch (e) {
+        this.discardSnapshotDir(dir);
+        throw new ImageError("snapshot_failed", `idmapped mount of the lower for ${key} failed (needs Linux >= 5.19 and a filesystem that supports idmapped mounts): ${(e as Error).message}`, 500, { key });
+      }
+    }
+    const options = `lowerdir=${[...mountLowers].reverse().join(":")},upperdir=${upper},workdir=${work}`;
+    if (options.length > 4000) { this.discardSnapshotDir(dir); throw new ImageError("snapshot_failed", `too many layers for one overlay mount (${lowers.length})`, 422); }
     try {
       mountOverlay(rootfs, options);
     } catch (e) {
-      fs.rmSync(dir, { recursive: true, force: true });
+      this.discardSnapshotDir(dir);
       throw new ImageError("snapshot_failed", `overlay mount for ${key} failed: ${(e as Error).message}`, 500, { key });
     }
+    if (opts.idmapLowers) for (const m of mountLowers) { try { unmount(m); } catch {} } // the overlay keeps its own clones; removeSnapshot retries
     fs.writeFileSync(join(dir, "mounted"), "");
     return { key, rootfs };
   }
 
+  /** Unmount whatever is left under a half-made snapshot dir and delete it; never deletes through a mount. */
+  private discardSnapshotDir(dir: string): void {
+    try { unmountUnder(dir); } catch {}
+    if (mountsUnder(dir).length === 0) fs.rmSync(dir, { recursive: true, force: true });
+  }
+
   async removeSnapshot(key: string): Promise<void> {
-    if (!KEY_RE.test(key)) throw new ImageError("invalid_snapshot_key", `snapshot key "${key}" must match ${KEY_RE}`, 400);
+    checkKey(key);
     const dir = join(this.opts.paths.snapshots, key);
     if (!fs.existsSync(dir)) return;
     for (let i = 0; i < 5; i++) {
@@ -402,6 +463,11 @@ export class ImageServiceImpl implements ImageService {
         await new Promise((r) => setTimeout(r, 50));
       }
     }
+    // an idmapped lower still attached (interrupted prepare) is the operator's own directory:
+    // unmount it, and refuse to delete recursively while anything is mounted below the dir
+    try { unmountUnder(dir); } catch {}
+    const left = mountsUnder(dir);
+    if (left.length) throw new ImageError("snapshot_busy", `cannot unmount snapshot ${key}: still mounted: ${left.join(", ")}`, 409, { key });
     fs.rmSync(dir, { recursive: true, force: true });
   }
 

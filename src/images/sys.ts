@@ -1,5 +1,6 @@
 // Thin bun:ffi bindings to the few libc calls node:fs lacks: mknod (overlay whiteouts),
-// lsetxattr/lgetxattr (overlay opaque markers, layer xattrs), mount/umount2 (overlay snapshots).
+// lsetxattr/lgetxattr (overlay opaque markers, layer xattrs), mount/umount2 (overlay snapshots),
+// and the new mount API through syscall(2) (open_tree/mount_setattr/move_mount: idmapped mounts).
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
 
 let lib: ReturnType<typeof open> | null = null;
@@ -10,6 +11,9 @@ function open() {
     lgetxattr: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64], returns: FFIType.i64 },
     mount: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
     umount2: { args: [FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+    // long syscall(long nr, ...): glibc's is plain assembly moving registers, so one fixed
+    // integer/pointer signature serves open_tree, mount_setattr and move_mount alike.
+    syscall: { args: [FFIType.i64, FFIType.i64, FFIType.ptr, FFIType.i64, FFIType.ptr, FFIType.i64], returns: FFIType.i64 },
     strerror: { args: [FFIType.i32], returns: FFIType.cstring },
     __errno_location: { args: [], returns: FFIType.ptr },
   });
@@ -70,4 +74,36 @@ export function unmount(target: string): boolean {
     throw new SysError("umount2", errno, target);
   }
   return true;
+}
+
+// Syscall numbers of the new mount API: identical on every architecture but alpha.
+const SYS_open_tree = 428;
+const SYS_move_mount = 429;
+const SYS_mount_setattr = 442;
+const AT_FDCWD = -100;
+const AT_EMPTY_PATH = 0x1000;
+const AT_RECURSIVE = 0x8000;
+const OPEN_TREE_CLONE = 1;
+const OPEN_TREE_CLOEXEC = 0o2000000; // O_CLOEXEC
+const MOVE_MOUNT_F_EMPTY_PATH = 0x4;
+const MOUNT_ATTR_IDMAP = 0x0010_0000n;
+const MOUNT_ATTR_SIZE_VER0 = 32; // struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd }
+
+/** A detached clone of the mount tree at `path` (open_tree OPEN_TREE_CLONE); returns its fd (O_CLOEXEC). */
+export function openTreeClone(path: string, recursive = false): number {
+  const flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0);
+  const fd = Number(libc().symbols.syscall(SYS_open_tree, AT_FDCWD, cstr(path), flags, null, 0));
+  check(fd, "open_tree", path);
+  return fd;
+}
+
+/** Make the detached mount `fd` idmapped by the user namespace `usernsFd` (mount_setattr MOUNT_ATTR_IDMAP). */
+export function setMountIdmap(fd: number, usernsFd: number, what: string): void {
+  const attr = new BigUint64Array([MOUNT_ATTR_IDMAP, 0n, 0n, BigInt(usernsFd)]);
+  check(libc().symbols.syscall(SYS_mount_setattr, fd, cstr(""), AT_EMPTY_PATH, ptr(attr), MOUNT_ATTR_SIZE_VER0), "mount_setattr", what);
+}
+
+/** Attach the detached mount `fd` at `target` (move_mount MOVE_MOUNT_F_EMPTY_PATH). */
+export function moveMount(fd: number, target: string): void {
+  check(libc().symbols.syscall(SYS_move_mount, fd, cstr(""), AT_FDCWD, cstr(target), MOVE_MOUNT_F_EMPTY_PATH), "move_mount", target);
 }

@@ -50,8 +50,12 @@ export interface ImageService {
   /** Normalise, pull if missing, unpack; throws ImageError. */
   resolve(reference: string, onProgress?: (p: PullProgress) => void): Promise<ResolvedImage>;
   build(req: BuildRequest): Promise<ResolvedImage>;
-  /** Writable overlay over `lowers` (bottom first) for one sandbox. */
-  prepareSnapshot(key: string, lowers: string[]): Promise<Snapshot>;
+  /**
+   * Writable overlay over `lowers` (bottom first) for one sandbox. `idmapLowers`: the lowers are
+   * host directories with host ownership (a prepared root filesystem), shown shifted into the
+   * container id range through idmapped mounts instead of being used as already-shifted layers.
+   */
+  prepareSnapshot(key: string, lowers: string[], opts?: { idmapLowers?: boolean }): Promise<Snapshot>;
   removeSnapshot(key: string): Promise<void>;
   /** uid/gid for a `user` string ("name", "uid", "uid:gid", "name:group") from the image's /etc files */
   resolveUser(lowers: string[], user: string | undefined): Promise<{ uid: number; gid: number; additionalGids: number[] }>;

@@ -1,0 +1,140 @@
+// A prepared root filesystem (operator's host directory, owned by host root) as a snapshot
+// lower through an idmapped mount: shown shifted into the container id range, never modified.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { ImageError } from "../../../src/images";
+import { ID_MAP } from "../../../src/host/idmap";
+import { containerUsernsFd } from "../../../src/images/idmap-mount";
+import { cleanupAll, isMounted, join, makeService } from "./helpers";
+
+let ctx: ReturnType<typeof makeService>;
+let prepared: string;
+
+const mountCount = () => readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter(Boolean).length;
+const mountsUnder = (p: string) => readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => (l.split(" ")[4] ?? "").startsWith(p));
+
+/** Recursive listing (path, uid, gid, mode, mtime, size) to prove a directory was not changed. */
+function fingerprint(dir: string): string {
+  const out: string[] = [];
+  const walk = (p: string) => {
+    const st = lstatSync(p);
+    out.push(`${p.slice(dir.length)} ${st.uid}:${st.gid} ${st.mode.toString(8)} ${st.mtimeMs} ${st.size}`);
+    if (st.isDirectory()) for (const e of readdirSync(p).sort()) walk(join(p, e));
+  };
+  walk(dir);
+  return out.join("\n");
+}
+
+beforeAll(() => {
+  ctx = makeService();
+  prepared = mkdtempSync("/var/tmp/nimbus-prepared-rootfs-");
+  for (const d of ["bin", "etc", "root", "tmp", "proc", "sys", "dev", "home/user", "srv"]) mkdirSync(join(prepared, d), { recursive: true });
+  copyFileSync("/bin/busybox", join(prepared, "bin/busybox"));
+  chmodSync(join(prepared, "bin/busybox"), 0o755);
+  for (const a of ["sh", "id", "ls", "touch", "cat", "stat", "mkdir", "echo", "rm"]) symlinkSync("busybox", join(prepared, "bin", a));
+  writeFileSync(join(prepared, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
+  writeFileSync(join(prepared, "etc/group"), "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n");
+  writeFileSync(join(prepared, "root/secret"), "root only\n");
+  writeFileSync(join(prepared, "srv/data"), "original\n");
+  chmodSync(join(prepared, "root"), 0o700);
+  chmodSync(join(prepared, "root/secret"), 0o600);
+  chmodSync(join(prepared, "tmp"), 0o1777);
+  spawnSync("chown", ["-R", "0:0", prepared]);
+  spawnSync("chown", ["-R", "1000:1000", join(prepared, "home/user")]);
+});
+
+afterAll(async () => {
+  for (const s of ctx?.svc.listSnapshots() ?? []) await ctx.svc.removeSnapshot(s.key).catch(() => {});
+  cleanupAll();
+  if (prepared) spawnSync("rm", ["-rf", prepared]);
+});
+
+describe("prepared rootfs through an idmapped lower", () => {
+  test("the container user namespace fd maps 0..65535 onto the host id range, and is cached", async () => {
+    const fd = await containerUsernsFd();
+    expect(await containerUsernsFd()).toBe(fd);
+    expect(readFileSync(`/proc/self/fdinfo/${fd}`, "utf8")).toMatch(/flags:\s*0?2\d{5}/); // O_CLOEXEC
+    expect(ID_MAP).toEqual({ hostBase: 100000, size: 65536 });
+  });
+
+  test("owners show shifted by +100000 in the overlay, the original stays host-owned and untouched", async () => {
+    const before = fingerprint(prepared);
+    const mountsBefore = mountCount();
+    const snap = await ctx.svc.prepareSnapshot("prep_idmap", [prepared], { idmapLowers: true });
+    try {
+      expect(isMounted(snap.rootfs)).toBe(true);
+      // exactly one new mount: the idmapped lower is detached once the overlay holds it
+      expect(mountCount()).toBe(mountsBefore + 1);
+      for (const p of ["", "bin/busybox", "etc/passwd", "root", "root/secret", "srv/data"]) {
+        expect(statSync(join(snap.rootfs, p)).uid).toBe(ID_MAP.hostBase);
+        expect(statSync(join(snap.rootfs, p)).gid).toBe(ID_MAP.hostBase);
+        expect(statSync(join(prepared, p)).uid).toBe(0);
+      }
+      expect(lstatSync(join(snap.rootfs, "bin/sh")).uid).toBe(ID_MAP.hostBase);
+      expect(statSync(join(snap.rootfs, "home/user")).uid).toBe(ID_MAP.hostBase + 1000);
+      expect(statSync(join(snap.rootfs, "root")).mode & 0o7777).toBe(0o700);
+
+      // writes go to the upper; copy-up keeps the shifted owner and the mode
+      writeFileSync(join(snap.rootfs, "srv/data"), "changed\n");
+      writeFileSync(join(snap.rootfs, "root/new"), "n");
+      const upper = join(ctx.paths.snapshots, "prep_idmap/upper");
+      expect(readFileSync(join(upper, "srv/data"), "utf8")).toBe("changed\n");
+      expect(statSync(join(upper, "srv/data")).uid).toBe(ID_MAP.hostBase);
+      expect(statSync(join(upper, "srv")).uid).toBe(ID_MAP.hostBase);
+      expect(statSync(join(upper, "root")).uid).toBe(ID_MAP.hostBase);
+      expect(statSync(join(upper, "root")).mode & 0o7777).toBe(0o700);
+      expect(readFileSync(join(snap.rootfs, "srv/data"), "utf8")).toBe("changed\n");
+
+      // listSnapshots reports the operator's directory as the lower (prune never touches it)
+      expect(ctx.svc.listSnapshots().find((s) => s.key === "prep_idmap")?.lowers).toEqual([prepared]);
+      // idempotent
+      expect((await ctx.svc.prepareSnapshot("prep_idmap", [prepared], { idmapLowers: true })).rootfs).toBe(snap.rootfs);
+      expect(mountCount()).toBe(mountsBefore + 1);
+    } finally {
+      await ctx.svc.removeSnapshot("prep_idmap");
+    }
+    expect(isMounted(snap.rootfs)).toBe(false);
+    expect(mountsUnder(join(ctx.paths.snapshots, "prep_idmap"))).toEqual([]);
+    expect(mountCount()).toBe(mountsBefore);
+    expect(existsSync(join(ctx.paths.snapshots, "prep_idmap"))).toBe(false);
+    expect(fingerprint(prepared)).toBe(before);
+    expect(readFileSync(join(prepared, "srv/data"), "utf8")).toBe("original\n");
+    await ctx.svc.removeSnapshot("prep_idmap"); // idempotent
+  });
+
+  test("no mounts leak over repeated prepare/remove, and prune keeps the prepared dir", async () => {
+    const before = mountCount();
+    for (let i = 0; i < 10; i++) await ctx.svc.prepareSnapshot(`prep_many${i}`, [prepared], { idmapLowers: true });
+    expect(mountCount()).toBe(before + 10);
+    const r = await ctx.svc.prune({ liveSnapshots: ["prep_many0"] });
+    expect(r.snapshots.sort()).toEqual(Array.from({ length: 9 }, (_, i) => `prep_many${i + 1}`).sort());
+    expect(mountCount()).toBe(before + 1);
+    await ctx.svc.removeSnapshot("prep_many0");
+    expect(mountCount()).toBe(before);
+    expect(existsSync(join(prepared, "bin/busybox"))).toBe(true);
+  });
+
+  test("an idmapped lower left attached by an interrupted prepare is unmounted, not deleted through", async () => {
+    const { mountIdmapped } = await import("../../../src/images/idmap-mount");
+    const dir = join(ctx.paths.snapshots, "prep_crash");
+    mkdirSync(join(dir, "lower-idmapped/0"), { recursive: true });
+    await mountIdmapped(prepared, join(dir, "lower-idmapped/0"));
+    expect(statSync(join(dir, "lower-idmapped/0/etc/passwd")).uid).toBe(ID_MAP.hostBase);
+    await ctx.svc.removeSnapshot("prep_crash");
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(join(prepared, "etc/passwd"))).toBe(true);
+    expect(mountsUnder(dir)).toEqual([]);
+  });
+
+  test("without idmapLowers the directory is used as-is (already shifted layers)", async () => {
+    const snap = await ctx.svc.prepareSnapshot("prep_plain", [prepared]);
+    try { expect(statSync(join(snap.rootfs, "etc/passwd")).uid).toBe(0); } finally { await ctx.svc.removeSnapshot("prep_plain"); }
+  });
+
+  test("keys '.' and '..' are refused", async () => {
+    await expect(ctx.svc.prepareSnapshot("..", [prepared], { idmapLowers: true })).rejects.toBeInstanceOf(ImageError);
+    await expect(ctx.svc.removeSnapshot("..")).rejects.toBeInstanceOf(ImageError);
+    await expect(ctx.svc.removeSnapshot(".")).rejects.toBeInstanceOf(ImageError);
+  });
+});
