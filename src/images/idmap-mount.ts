@@ -21,7 +21,8 @@ export function containerUsernsFd(): Promise<number> {
 
 async function makeUsernsFd(): Promise<number> {
   const unshare = Bun.which("unshare") ?? "/usr/bin/unshare";
-  const helper = Bun.spawn([unshare, "--user", "sleep", "infinity"], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const sleep = Bun.which("sleep") ?? "/bin/sleep";
+  const helper = Bun.spawn([unshare, "--user", sleep, "infinity"], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
   try {
     const mine = fs.readlinkSync("/proc/self/ns/user");
     const nsPath = `/proc/${helper.pid}/ns/user`;

@@ -7,6 +7,7 @@ import { ImageError } from "../../../src/images";
 import { ID_MAP } from "../../../src/host/idmap";
 import { containerUsernsFd } from "../../../src/images/idmap-mount";
 import { cleanupAll, isMounted, join, makeService } from "./helpers";
+import { setupHarness, sh, uid, type Harness } from "../runtime/harness";
 
 let ctx: ReturnType<typeof makeService>;
 let prepared: string;
@@ -137,4 +138,45 @@ describe("prepared rootfs through an idmapped lower", () => {
     await expect(ctx.svc.removeSnapshot("..")).rejects.toBeInstanceOf(ImageError);
     await expect(ctx.svc.removeSnapshot(".")).rejects.toBeInstanceOf(ImageError);
   });
+});
+
+describe("a container on a prepared rootfs", () => {
+  let h: Harness;
+  beforeAll(() => {
+    h = setupHarness();
+    chmodSync(ctx.root, 0o711); // mkdtemp made it 0700: container root (host 100000) must traverse to the rootfs
+  });
+  afterAll(async () => { await h?.cleanup(); });
+
+  test("runs as container root that owns the tree: id -u is 0, /root is readable and writable", async () => {
+    const snap = await ctx.svc.prepareSnapshot("prep_ctr", [prepared], { idmapLowers: true });
+    try {
+      const id = uid("prep");
+      h.ids.add(id);
+      const script = "id -u; id -g; ls -ln /root; cat /root/secret; touch /root/x && echo touched; stat -c '%u %g %a' /root /etc/passwd /root/x; " +
+        "mkdir /srv/new && echo made; echo hi > /etc/motd && cat /etc/motd";
+      await h.backend.start({ ...h.req(id, sh(script)), rootfs: snap.rootfs });
+      const exit = await h.waitExit(id, 15_000);
+      const out = h.stdout(id);
+      expect({ exit: exit.code, out, err: h.stderr(id) }).toMatchObject({ exit: 0 });
+      const lines = out.trim().split("\n");
+      expect(lines[0]).toBe("0");
+      expect(lines[1]).toBe("0");
+      expect(out).toMatch(/-rw------- +1 0 +0 .* secret/);
+      expect(out).toContain("root only");
+      expect(out).toContain("touched");
+      expect(out).toContain("0 0 700\n0 0 644\n0 0 644");
+      expect(out).toContain("made\nhi");
+      const upper = join(ctx.paths.snapshots, "prep_ctr/upper");
+      expect(statSync(join(upper, "root/x")).uid).toBe(ID_MAP.hostBase);
+      expect(statSync(join(upper, "srv/new")).uid).toBe(ID_MAP.hostBase);
+      expect(existsSync(join(prepared, "root/x"))).toBe(false);
+      expect(existsSync(join(prepared, "etc/motd"))).toBe(false);
+      await h.backend.delete(id);
+      h.ids.delete(id);
+    } finally {
+      await ctx.svc.removeSnapshot("prep_ctr");
+    }
+    expect(mountsUnder(join(ctx.paths.snapshots, "prep_ctr"))).toEqual([]);
+  }, 30_000);
 });
