@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { tarArchive } from "../../src/images/tar";
-import { busyboxRootfs } from "../fixtures/busybox-rootfs";
+import { chmodSync, mkdirSync, rmSync, mkdtempSync, readdirSync, statSync, symlinkSync, copyFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startWorld, TERMINAL, waitFor, type World } from "./world";
 
 // The two other kinds of root material the guide names: an image obtained by build
@@ -15,13 +17,30 @@ describe("root material: Dockerfile builds and prepared root filesystems", () =>
   const base = `/api/tenants/${T}/sandboxes`;
   const logs = (id: string) => fetch(`${w.server.url}${base}/${id}/logs`, { headers: { authorization: `Bearer ${w.server.token}` } }).then((r) => r.text());
 
+  /** A root filesystem as an operator would prepare it (debootstrap-style): owned by host root. */
+  const rootOwnedTree = (): string => {
+    const dir = mkdtempSync(join(tmpdir(), "nimbus-prepared-"));
+    for (const d of ["bin", "etc", "tmp", "root", "var/www", "proc", "sys", "dev"]) mkdirSync(join(dir, d), { recursive: true });
+    copyFileSync("/bin/busybox", join(dir, "bin/busybox"));
+    chmodSync(join(dir, "bin/busybox"), 0o755);
+    for (const applet of ["sh", "cat", "id", "ls", "touch", "echo", "stat"]) symlinkSync("busybox", join(dir, "bin", applet));
+    writeFileSync(join(dir, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+    writeFileSync(join(dir, "var/www/index.html"), "hello from nimbus\n");
+    writeFileSync(join(dir, "root/secret"), "only root reads this\n");
+    chmodSync(join(dir, "root"), 0o700);
+    chmodSync(join(dir, "root/secret"), 0o600);
+    chmodSync(join(dir, "tmp"), 0o1777);
+    return dir;
+  };
+
   beforeAll(async () => {
-    prepared = busyboxRootfs();
+    prepared = rootOwnedTree();
     w = await startWorld({ args: ["--rootfs-allow", prepared] });
     await w.server.api("POST", "/api/tenants", { id: T });
   });
   afterAll(async () => {
     await w?.close();
+    rmSync(prepared, { recursive: true, force: true });
   });
 
   const dockerfile = [
@@ -70,16 +89,18 @@ describe("root material: Dockerfile builds and prepared root filesystems", () =>
     expect(sandbox.status.message).toContain("42");
   });
 
-  test("a prepared root filesystem inside the allow-list runs read-only underneath, writable on top", async () => {
+  test("a root-owned prepared root filesystem appears owned by container root; writes stay in the sandbox", async () => {
+    const script = "cat /var/www/index.html && id -u && stat -c %u /root && cat /root/secret && echo scratch > /root/x && cat /root/x";
     const r = await w.server.api("POST", base, {
-      spec: { owner: { kind: "standalone" }, root: { kind: "rootfs", path: prepared }, process: { argv: ["sh", "-c", "cat /var/www/index.html && echo scratch > /tmp/x && cat /tmp/x"] } },
+      spec: { owner: { kind: "standalone" }, root: { kind: "rootfs", path: prepared }, process: { argv: ["sh", "-c", script] } },
     });
     expect(r.status).toBe(201);
     const { sandbox } = await waitFor(w.server, T, r.body.metadata.id, (s) => TERMINAL.includes(s), 60_000);
+    expect(await logs(r.body.metadata.id)).toBe("hello from nimbus\n0\n0\nonly root reads this\nscratch\n");
     expect(sandbox.status.exit.code).toBe(0);
-    expect(await logs(r.body.metadata.id)).toBe("hello from nimbus\nscratch\n");
-    // the prepared tree itself was not written to
-    expect(await Bun.file(`${prepared}/tmp/x`).exists()).toBe(false);
+    // the operator's tree was not written to, and its owners are unchanged
+    expect(readdirSync(join(prepared, "root"))).toEqual(["secret"]);
+    expect(statSync(join(prepared, "root")).uid).toBe(0);
     const outside = await w.server.api("POST", base, { spec: { owner: { kind: "standalone" }, root: { kind: "rootfs", path: "/usr" } } });
     expect(outside.status).toBe(403);
     expect(outside.body.error.code).toBe("rootfs_not_allowed");

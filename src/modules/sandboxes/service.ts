@@ -277,7 +277,9 @@ export class SandboxService {
       const process = await this.#processFor(view, launch, image, lowers);
       this.#patchStatus(id, { runAs: { uid: process.uid, gid: process.gid, workingDir: process.cwd } });
       snapshotKey = id;
-      const snap = await this.d.images.prepareSnapshot(id, lowers);
+      // a prepared root is the operator's directory with host owners: mapped into the
+      // container's id range through an idmapped mount (image layers are stored pre-shifted)
+      const snap = await this.d.images.prepareSnapshot(id, lowers, { idmapLowers: view.root.kind === "rootfs" });
       if (this.#cancelled.has(id)) return;
       this.#transition(id, "starting");
       await this.d.backends[view.backend].start({ id, rootfs: snap.rootfs, process, resources: view.resources, hostname: id.replace(/_/g, "-") });
