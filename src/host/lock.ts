@@ -1,17 +1,9 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { alive } from "./pid";
 
 // One server per data dir: two would both reconcile, adopt and delete the same sandboxes.
 // A pid file is enough here (all servers are local processes); a stale one is taken over.
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
 
 export class DataDirInUse extends Error {}
 

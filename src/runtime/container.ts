@@ -23,6 +23,7 @@ import { nativeArtifacts, type NativeArtifacts } from "./native.ts";
 import { cgroupParent, ociConfig, processSpec } from "./spec.ts";
 import { portSocketName } from "../network/index.ts";
 import { CGROUP_FIX_DIR, preflight } from "../host/preflight.ts";
+import { alive } from "../host/pid.ts";
 import {
   BackendError,
   type Availability,
@@ -58,15 +59,6 @@ const readJson = <T>(p: string): T | null => {
     return JSON.parse(readFileSync(p, "utf8")) as T;
   } catch {
     return null;
-  }
-};
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 };
 

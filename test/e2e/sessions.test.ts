@@ -85,6 +85,13 @@ describe("sessions: leases and attach (compiled binary, real sandboxes)", () => 
     expect(Date.parse(renewed.body.spec.expiresAt)).toBeGreaterThan(Date.parse(lease.body.spec.expiresAt));
     const list = await w.server.api("GET", ses(`?sandboxId=${id}&state=open`));
     expect(list.body.items.map((x: any) => x.metadata.id)).toContain(lease.body.metadata.id);
+    // another tenant's token sees none of it
+    await w.server.api("POST", "/api/tenants", { id: "other" });
+    const otherTok = (await w.server.api("POST", "/api/tenants/other/tokens", {})).body.token;
+    expect((await w.server.api("GET", ses(`/${lease.body.metadata.id}`), undefined, otherTok)).status).toBe(404);
+    expect((await w.server.api("POST", ses(`/${lease.body.metadata.id}/close`), {}, otherTok)).status).toBe(404);
+    expect((await w.server.api("GET", `/api/tenants/other/sessions/${lease.body.metadata.id}`, undefined, otherTok)).status).toBe(404);
+    expect((await w.server.api("POST", "/api/tenants/other/sessions", { target: { sandbox: { id } }, channels: ["stdio"] }, otherTok)).status).toBe(404);
     // stopping the target closes its sessions
     await w.server.api("POST", sb(`/${id}/stop`), { graceMs: 500 });
     const after = await w.server.api("GET", ses(`/${lease.body.metadata.id}`));

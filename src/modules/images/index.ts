@@ -1,18 +1,13 @@
 import { Elysia, t } from "elysia";
 import type { ImageServiceImpl } from "../../images";
-import { principalOf } from "../../server/app";
-import { requireAdmin } from "../../server/auth";
 import { iso } from "../shared";
+import { adminOnly } from "../tenants/scope";
 import { ImageList, PruneRequest, PruneResult } from "./model";
 
 /** Server-wide image material (admin): what is stored, and garbage collection of what no sandbox uses. */
 export const imagesController = (images: ImageServiceImpl, liveSandboxIds: () => string[]) =>
   new Elysia({ name: "images", detail: { tags: ["images"] } })
-    .resolve(({ request }) => {
-      const principal = principalOf(request);
-      requireAdmin(principal);
-      return { principal };
-    })
+    .use(adminOnly())
     .get(
       "/api/images",
       () => ({

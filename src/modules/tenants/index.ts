@@ -1,8 +1,7 @@
 import { Elysia, t } from "elysia";
-import { requireAdmin } from "../../server/auth";
-import { principalOf } from "../../server/app";
 import { ErrorBody } from "../../server/errors";
 import { PageQuery } from "../shared";
+import { adminOnly } from "./scope";
 import { CreateTenant, CreateToken, IssuedToken, Tenant, TenantList, TokenInfo, TokenList } from "./model";
 import type { TenantService } from "./service";
 
@@ -11,11 +10,7 @@ const IdParams = t.Object({ tenant: t.String() });
 /** Admin-only management of tenants and their tokens. */
 export const tenantsController = (tenants: TenantService) =>
   new Elysia({ name: "tenants", detail: { tags: ["tenants"] } })
-    .resolve(({ request }) => {
-      const principal = principalOf(request);
-      requireAdmin(principal);
-      return { principal };
-    })
+    .use(adminOnly())
     .post(
       "/api/tenants",
       ({ body, set }) => {

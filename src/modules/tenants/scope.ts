@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import { principalOf } from "../../server/app";
-import { requireTenantAccess } from "../../server/auth";
+import { requireAdmin, requireTenantAccess } from "../../server/auth";
 import { notFound } from "../../server/errors";
 import type { TenantService } from "./service";
 
@@ -16,4 +16,12 @@ export const tenantScope = (tenants: TenantService) =>
     requireTenantAccess(principal, tenantId);
     if (!tenants.exists(tenantId)) throw notFound("tenant", tenantId);
     return { principal, tenantId };
+  });
+
+/** For server-wide routes (tenants, images): the admin token only. */
+export const adminOnly = () =>
+  new Elysia().resolve({ as: "scoped" }, ({ request }) => {
+    const principal = principalOf(request);
+    requireAdmin(principal);
+    return { principal };
   });
