@@ -46,9 +46,11 @@ export const sandboxes = sqliteTable(
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
+  // lists are per tenant in seq order, optionally by state: both served without a sort
   (t) => [
     uniqueIndex("sandboxes_id").on(t.id),
-    index("sandboxes_tenant_state").on(t.tenantId, t.lifecycleState),
+    index("sandboxes_tenant_seq").on(t.tenantId, t.seq),
+    index("sandboxes_tenant_state_seq").on(t.tenantId, t.lifecycleState, t.seq),
   ],
 );
 
@@ -74,6 +76,7 @@ export const sessions = sqliteTable(
   },
   (t) => [
     uniqueIndex("sessions_id").on(t.id),
+    index("sessions_tenant_seq").on(t.tenantId, t.seq),
     index("sessions_tenant_state").on(t.tenantId, t.state),
     index("sessions_open_expiry").on(t.state, t.expiresAt),
     index("sessions_target").on(t.targetKind, t.targetId),
