@@ -415,10 +415,12 @@ export class ImageServiceImpl implements ImageService {
     const work = join(dir, "work");
     if (fs.existsSync(join(dir, "mounted"))) return { key, rootfs };
     if (opts.idmapLowers) unmountUnder(dir); // leftovers of an interrupted prepare
-    fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
-    for (const d of [upper, work, rootfs]) { try { fs.mkdirSync(d, { mode: 0o755 }); } catch (e: any) { if (e.code !== "EEXIST") throw e; } }
-    fs.chownSync(upper, ID_MAP.hostBase, ID_MAP.hostBase);
-    fs.writeFileSync(join(dir, "lowers.json"), JSON.stringify(lowers));
+    // async fs calls: under many concurrent starts the kernel makes these slow (mount-table
+    // contention) and the server's event loop must keep answering meanwhile
+    await fs.promises.mkdir(dir, { recursive: true, mode: 0o711 });
+    await Promise.all([upper, work, rootfs].map((d) => fs.promises.mkdir(d, { mode: 0o755 }).catch((e: any) => { if (e.code !== "EEXIST") throw e; })));
+    await fs.promises.chown(upper, ID_MAP.hostBase, ID_MAP.hostBase);
+    await fs.promises.writeFile(join(dir, "lowers.json"), JSON.stringify(lowers));
     let mountLowers = lowers;
     if (opts.idmapLowers) {
       const idmapDir = join(dir, "lower-idmapped");
@@ -443,7 +445,7 @@ export class ImageServiceImpl implements ImageService {
       throw new ImageError("snapshot_failed", `overlay mount for ${key} failed: ${(e as Error).message}`, 500, { key });
     }
     if (opts.idmapLowers) for (const m of mountLowers) { try { unmount(m); } catch {} } // the overlay keeps its own clones; removeSnapshot retries
-    fs.writeFileSync(join(dir, "mounted"), "");
+    await fs.promises.writeFile(join(dir, "mounted"), "");
     return { key, rootfs };
   }
 

@@ -12,6 +12,7 @@
 //   exec-<rand>.json process specs of running execs
 // Nothing here lives only in this process: a new server process reconciles from disk.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync, chmodSync } from "node:fs";
+import { chmod, mkdir, rm, writeFile } from "node:fs/promises";
 import { createConnection, type Socket } from "node:net";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -263,9 +264,10 @@ export class ContainerBackend implements Backend {
     const info = this.monitorInfo(req.id);
     if (info && alive(info.monitorPid))
       throw new BackendError("sandbox_exists", `sandbox ${req.id} is already running`, { id: req.id });
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o711);
+    // async fs calls: they slow down under many concurrent starts; the event loop keeps serving
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await chmod(dir, 0o711);
     this.reported.delete(req.id);
     this.watches.delete(req.id);
     let config;
@@ -277,7 +279,7 @@ export class ContainerBackend implements Backend {
       throw new BackendError("invalid_spec", (e as Error).message, { id: req.id });
     }
     // config.json holds the process environment: readable by root only
-    writeFileSync(join(dir, "config.json"), JSON.stringify(config), { mode: 0o600 });
+    await writeFile(join(dir, "config.json"), JSON.stringify(config), { mode: 0o600 });
 
     const proc = Bun.spawn([this.native.monitor, "run", "--id", req.id, "--bundle", dir, "--state-root", this.paths.runtimeState, "--init"], {
       stdin: "ignore",
