@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { realpathSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { sep } from "node:path";
 import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { ImageError, parseReference, type ImageService, type ResolvedImage } from "../../images";
@@ -10,6 +11,7 @@ import type { Logger } from "../../server/logging";
 import type { Store } from "../../store/db";
 import { sandboxes } from "../../store/schema";
 import { validateLabels } from "../labels";
+import { Gate } from "./gate";
 import { cursor, iso } from "../shared";
 import type { CreateSandbox, Endpoint, LaunchInputs, LifecycleState, Sandbox, SandboxSpec, SandboxStatus } from "./model";
 
@@ -72,6 +74,8 @@ export class SandboxService {
 
   /** backend availability probes the host (mountinfo, /proc): remembered briefly, not run per create */
   readonly #availability = new Map<string, { at: number; value: Availability }>();
+  /** snapshot + start, a few at a time (see Gate) */
+  readonly #starts = new Gate(Math.max(4, availableParallelism() * 4));
   readonly #selectById;
   readonly #selectByTenantAndId;
 
@@ -279,11 +283,14 @@ export class SandboxService {
       snapshotKey = id;
       // a prepared root is the operator's directory with host owners: mapped into the
       // container's id range through an idmapped mount (image layers are stored pre-shifted)
-      const snap = await this.d.images.prepareSnapshot(id, lowers, { idmapLowers: view.root.kind === "rootfs" });
-      if (this.#cancelled.has(id)) return;
-      this.#transition(id, "starting");
-      await this.d.backends[view.backend].start({ id, rootfs: snap.rootfs, process, resources: view.resources, hostname: id.replace(/_/g, "-") });
-      started = this.d.backends[view.backend];
+      await this.#starts.run(async () => {
+        const snap = await this.d.images.prepareSnapshot(id, lowers, { idmapLowers: view.root.kind === "rootfs" });
+        if (this.#cancelled.has(id)) return;
+        this.#transition(id, "starting");
+        await this.d.backends[view.backend].start({ id, rootfs: snap.rootfs, process, resources: view.resources, hostname: id.replace(/_/g, "-") });
+        started = this.d.backends[view.backend];
+      });
+      if (!started) return;
       snapshotKey = undefined;
       // The process has its inputs now; the store keeps none of them.
       this.d.db.update(sandboxes).set({ launch: null }).where(eq(sandboxes.id, id)).run();
