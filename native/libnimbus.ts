@@ -1,7 +1,7 @@
 // bun:ffi binding of native/build/libnimbus.so (ffi.c): the in-process libcrun calls.
 // Strings cross as NUL-terminated buffers; errors come back as a negative status with the
 // libcrun message in a caller buffer and are thrown as LibcrunError.
-import { dlopen, FFIType, ptr } from "bun:ffi";
+import { dlopen, FFIType } from "bun:ffi";
 
 /** crun 1.8.1 `struct libcrun_context_s` as DESIGN.md records it (sizeof first, then offsets). */
 export const EXPECTED_CONTEXT_LAYOUT = {
@@ -52,6 +52,8 @@ export interface OciState {
   owner?: string;
 }
 
+// Buffers go to the C side as arguments themselves, never as ptr(buffer) numbers: a bare
+// address does not keep its buffer alive, and a collected one turns paths into garbage.
 const cstr = (s: string): Buffer => Buffer.from(`${s}\0`, "utf8");
 const ERRLEN = 4096;
 
@@ -93,35 +95,35 @@ export const openLibnimbus = (path: string): Libnimbus => {
   return {
     state(stateRoot, id) {
       const out = Buffer.alloc(64 * 1024);
-      const rc = s.nimbus_state(ptr(cstr(stateRoot)), ptr(cstr(id)), ptr(out), out.length);
+      const rc = s.nimbus_state(cstr(stateRoot), cstr(id), out, out.length);
       if (rc < 0) throw new LibcrunError("state", -rc, text(out));
       return JSON.parse(out.subarray(0, rc).toString("utf8")) as OciState;
     },
     kill(stateRoot, id, signal, all = false) {
-      call("kill", (e) => s.nimbus_kill(ptr(cstr(stateRoot)), ptr(cstr(id)), ptr(cstr(signal)), all ? 1 : 0, ptr(e), e.length));
+      call("kill", (e) => s.nimbus_kill(cstr(stateRoot), cstr(id), cstr(signal), all ? 1 : 0, e, e.length));
     },
     delete(stateRoot, id, force) {
-      call("delete", (e) => s.nimbus_delete(ptr(cstr(stateRoot)), ptr(cstr(id)), force ? 1 : 0, ptr(e), e.length));
+      call("delete", (e) => s.nimbus_delete(cstr(stateRoot), cstr(id), force ? 1 : 0, e, e.length));
     },
     pause(stateRoot, id) {
-      call("pause", (e) => s.nimbus_pause(ptr(cstr(stateRoot)), ptr(cstr(id)), ptr(e), e.length));
+      call("pause", (e) => s.nimbus_pause(cstr(stateRoot), cstr(id), e, e.length));
     },
     resume(stateRoot, id) {
-      call("resume", (e) => s.nimbus_resume(ptr(cstr(stateRoot)), ptr(cstr(id)), ptr(e), e.length));
+      call("resume", (e) => s.nimbus_resume(cstr(stateRoot), cstr(id), e, e.length));
     },
     update(stateRoot, id, resources) {
-      call("update", (e) => s.nimbus_update(ptr(cstr(stateRoot)), ptr(cstr(id)), ptr(cstr(JSON.stringify(resources))), ptr(e), e.length));
+      call("update", (e) => s.nimbus_update(cstr(stateRoot), cstr(id), cstr(JSON.stringify(resources)), e, e.length));
     },
     contextLayout() {
       const keys = Object.keys(EXPECTED_CONTEXT_LAYOUT) as (keyof typeof EXPECTED_CONTEXT_LAYOUT)[];
       const out = new Int32Array(keys.length);
-      const n = s.nimbus_context_layout(ptr(out), keys.length);
+      const n = s.nimbus_context_layout(out, keys.length);
       if (n !== keys.length) throw new Error(`libnimbus reports ${n} context fields, binding knows ${keys.length}`);
       return Object.fromEntries(keys.map((k, i) => [k, out[i]!])) as Record<keyof typeof EXPECTED_CONTEXT_LAYOUT, number>;
     },
     errorLayout() {
       const out = new Int32Array(3);
-      s.nimbus_error_layout(ptr(out), 3);
+      s.nimbus_error_layout(out, 3);
       return { size: out[0]!, status: out[1]!, msg: out[2]! };
     },
     close,

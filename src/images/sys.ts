@@ -1,7 +1,7 @@
 // Thin bun:ffi bindings to the few libc calls node:fs lacks: mknod (overlay whiteouts),
 // lsetxattr/lgetxattr (overlay opaque markers, layer xattrs), mount/umount2 (overlay snapshots),
 // and the new mount API through syscall(2) (open_tree/mount_setattr/move_mount: idmapped mounts).
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { dlopen, FFIType, read } from "bun:ffi";
 
 let lib: ReturnType<typeof open> | null = null;
 function open() {
@@ -19,6 +19,8 @@ function open() {
   });
 }
 const libc = () => (lib ??= open());
+// Buffers go to the C side as arguments themselves, never as ptr(buffer) numbers: a bare
+// address does not keep its buffer alive, and a collected one turns paths into garbage.
 const cstr = (s: string) => Buffer.from(s + "\0", "utf8");
 
 export class SysError extends Error {
@@ -49,13 +51,13 @@ export function mkFifo(path: string, mode: number): void {
 export function lsetxattr(path: string, name: string, value: Uint8Array | string): void {
   const v = typeof value === "string" ? Buffer.from(value) : Buffer.from(value);
   const buf = v.length ? v : Buffer.alloc(1);
-  check(libc().symbols.lsetxattr(cstr(path), cstr(name), ptr(buf), BigInt(v.length), 0), "lsetxattr", path);
+  check(libc().symbols.lsetxattr(cstr(path), cstr(name), buf, BigInt(v.length), 0), "lsetxattr", path);
 }
 
 /** Value of an xattr, or null when absent. */
 export function lgetxattr(path: string, name: string): Buffer | null {
   const buf = Buffer.alloc(256);
-  const n = Number(libc().symbols.lgetxattr(cstr(path), cstr(name), ptr(buf), BigInt(buf.length)));
+  const n = Number(libc().symbols.lgetxattr(cstr(path), cstr(name), buf, BigInt(buf.length)));
   if (n < 0) return null;
   return buf.subarray(0, n);
 }
@@ -100,7 +102,7 @@ export function openTreeClone(path: string, recursive = false): number {
 /** Make the detached mount `fd` idmapped by the user namespace `usernsFd` (mount_setattr MOUNT_ATTR_IDMAP). */
 export function setMountIdmap(fd: number, usernsFd: number, what: string): void {
   const attr = new BigUint64Array([MOUNT_ATTR_IDMAP, 0n, 0n, BigInt(usernsFd)]);
-  check(libc().symbols.syscall(SYS_mount_setattr, fd, cstr(""), AT_EMPTY_PATH, ptr(attr), MOUNT_ATTR_SIZE_VER0), "mount_setattr", what);
+  check(libc().symbols.syscall(SYS_mount_setattr, fd, cstr(""), AT_EMPTY_PATH, attr, MOUNT_ATTR_SIZE_VER0), "mount_setattr", what);
 }
 
 /** Attach the detached mount `fd` at `target` (move_mount MOVE_MOUNT_F_EMPTY_PATH). */
