@@ -12,7 +12,8 @@ import type { SessionService } from "./service";
 // streams are shaped. The lease, not the socket, decides how long it lives: when the session
 // ends (closed, expired, target stopped) every socket on it is closed with a code and reason.
 
-type Raw = ServerWebSocket<unknown>;
+/** The socket as the hub uses it: an identity to key connections by, send and close. */
+type Raw = Pick<ServerWebSocket<unknown>, "send" | "close">;
 
 interface Conn {
   sessionId: string;

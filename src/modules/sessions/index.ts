@@ -55,13 +55,13 @@ export const sessionsController = (tenants: TenantService, sessions: SessionServ
       open(ws) {
         const { ticket } = ws.data.query;
         if (ticket && !sessions.redeemTicket(ticket, ws.data.params.tenant, ws.data.params.id)) return ws.raw.close(CLOSE.refused, "attach ticket already used");
-        hub.open(ws.raw as never, ws.data.params.tenant, ws.data.params.id, ws.data.query.channel);
+        hub.open(ws.raw, ws.data.params.tenant, ws.data.params.id, ws.data.query.channel);
       },
       message(ws, message) {
-        hub.message(ws.raw as never, message);
+        hub.message(ws.raw, message);
       },
       close(ws) {
-        hub.close(ws.raw as never);
+        hub.close(ws.raw);
       },
       detail: { hide: true },
     })

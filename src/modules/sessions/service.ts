@@ -158,8 +158,8 @@ export class SessionService {
     const limit = q.limit ?? 50;
     const conds = [eq(sessions.tenantId, tenantId)];
     if (after !== undefined) conds.push(gt(sessions.seq, after));
-    if (q.sandboxId) conds.push(and(eq(sessions.targetKind, "sandbox"), eq(sessions.targetId, q.sandboxId)) as never);
-    if (q.serviceName) conds.push(and(eq(sessions.targetKind, "service"), eq(sessions.targetId, q.serviceName)) as never);
+    if (q.sandboxId) conds.push(eq(sessions.targetKind, "sandbox"), eq(sessions.targetId, q.sandboxId));
+    if (q.serviceName) conds.push(eq(sessions.targetKind, "service"), eq(sessions.targetId, q.serviceName));
     if (q.state) conds.push(eq(sessions.state, q.state));
     const rows = this.db.select().from(sessions).where(and(...conds)).orderBy(asc(sessions.seq)).limit(limit + 1).all();
     const page = rows.slice(0, limit);
