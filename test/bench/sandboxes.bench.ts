@@ -23,6 +23,7 @@ import { ociConfig } from "../../src/runtime/spec.ts";
 import { startFixtureRegistry, type FixtureRegistry } from "../fixtures/images.ts";
 import { busyboxRootfs } from "../fixtures/busybox-rootfs.ts";
 import { cleanupDirs, startServer, type ServerHandle } from "../e2e/harness.ts";
+import { serverArgs } from "../e2e/world";
 
 const SEQ = 50;
 const CONCURRENT = [20, 50];
@@ -279,7 +280,7 @@ const cleanupAll = async () => {
 const started = performance.now();
 try {
   registry = await startFixtureRegistry({ only: ["busybox"] });
-  server = await startServer({ args: ["--registry-mirror", `docker.io=${registry.url}`, "--insecure-registry", registry.host, "--log-level", "warn"] });
+  server = await startServer({ args: [...serverArgs(registry), "--log-level", "warn"] });
   const t = await server.api("POST", "/api/tenants", { id: TENANT });
   if (t.status !== 201 && t.status !== 409) throw new Error(`tenant → ${t.status}: ${JSON.stringify(t.body)}`);
   // pull + unpack once, untimed

@@ -12,6 +12,7 @@
 // Last line: headline.
 import { startFixtureRegistry, type FixtureRegistry } from "../fixtures/images.ts";
 import { cleanupDirs, startServer, type ServerHandle } from "../e2e/harness.ts";
+import { serverArgs } from "../e2e/world";
 import { join } from "node:path";
 
 const RUNS = 50;
@@ -89,7 +90,7 @@ const crun: number[] = [];
 const started = performance.now();
 try {
   registry = await startFixtureRegistry({ only: ["busybox"] });
-  server = await startServer({ args: ["--registry-mirror", `docker.io=${registry.url}`, "--insecure-registry", registry.host, "--log-level", "warn"] });
+  server = await startServer({ args: [...serverArgs(registry), "--log-level", "warn"] });
   const t = await server.api("POST", "/api/tenants", { id: TENANT });
   if (t.status !== 201 && t.status !== 409) throw new Error(`tenant → ${t.status}: ${JSON.stringify(t.body)}`);
   const c = await server.api("POST", sb(), {

@@ -1,17 +1,15 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BINARY, cleanupDirs, startServer, type ServerHandle } from "./harness";
+import { BINARY, cleanupDirs, startServer, useServer, type ServerHandle } from "./harness";
 
 describe("nimbus binary: boot, admin token, tenants, auth", () => {
+  const server = useServer();
+  // every test below talks to the same server
   let s: ServerHandle;
-  beforeAll(async () => {
-    s = await startServer();
-  });
-  afterAll(async () => {
-    await s?.stop();
-    cleanupDirs(s.dataDir, s.xdg);
+  beforeAll(() => {
+    s = server();
   });
 
   test("first boot writes the admin token file as 0600 JSON in a 0700 dir", () => {

@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -101,4 +102,21 @@ export const startServer = async (opts: StartOptions = {}): Promise<ServerHandle
 /** Remove temp dirs a server used (after it stopped). */
 export const cleanupDirs = (...dirs: string[]) => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+};
+
+/** A server for one describe block: started before its tests, stopped and cleaned up after. */
+export const useServer = (opts: StartOptions = {}): (() => ServerHandle) => {
+  let s: ServerHandle | undefined;
+  beforeAll(async () => {
+    s = await startServer(opts);
+  });
+  afterAll(async () => {
+    if (!s) return;
+    await s.stop();
+    cleanupDirs(s.dataDir, s.xdg);
+  });
+  return () => {
+    if (!s) throw new Error("server not started");
+    return s;
+  };
 };

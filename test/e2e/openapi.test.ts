@@ -1,24 +1,17 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { validate } from "@readme/openapi-parser";
-import { cleanupDirs, startServer, type ServerHandle } from "./harness";
+import { cleanupDirs, useServer } from "./harness";
 
 const ARTIFACTS = resolve(import.meta.dir, "../artifacts");
 
 describe("OpenAPI and Swagger UI", () => {
-  let s: ServerHandle;
-  beforeAll(async () => {
-    s = await startServer();
-  });
-  afterAll(async () => {
-    await s?.stop();
-    cleanupDirs(s.dataDir, s.xdg);
-  });
+  const server = useServer();
 
   test("/openapi.json is a valid OpenAPI 3.1 document describing the API", async () => {
-    const r = await s.api("GET", "/openapi.json", undefined, "");
+    const r = await server().api("GET", "/openapi.json", undefined, "");
     expect(r.status).toBe(200);
     expect(r.body.openapi).toMatch(/^3\.1\./);
     const result = await validate(structuredClone(r.body));
@@ -49,11 +42,11 @@ describe("OpenAPI and Swagger UI", () => {
       "--virtual-time-budget=8000",
     ];
     try {
-      const dom = Bun.spawnSync([chromium as string, ...common, "--dump-dom", `${s.url}/docs`], { timeout: 60_000 });
+      const dom = Bun.spawnSync([chromium as string, ...common, "--dump-dom", `${server().url}/docs`], { timeout: 60_000 });
       const html = dom.stdout.toString();
       expect(html).toContain("Nimbus API");
       expect(html).toContain("opblock");
-      Bun.spawnSync([chromium as string, ...common, "--window-size=1280,900", `--screenshot=${shot}`, `${s.url}/docs`], { timeout: 60_000 });
+      Bun.spawnSync([chromium as string, ...common, "--window-size=1280,900", `--screenshot=${shot}`, `${server().url}/docs`], { timeout: 60_000 });
       expect(statSync(shot).size).toBeGreaterThan(10_000);
     } finally {
       cleanupDirs(profile);
