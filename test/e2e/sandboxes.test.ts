@@ -245,6 +245,14 @@ describe("sandboxes API (compiled binary, fixture registry as docker.io)", () =>
     } while (token);
     expect(walked).toEqual(all);
     expect((await w.server.api("GET", `${base()}?pageToken=garbage`)).status).toBe(422);
+    // state filter, and a value without a key is refused
+    const done = await create({ spec: sandboxSpec(BUSYBOX, ["true"]) });
+    await waitFor(w.server, T, done.body.metadata.id, (x) => TERMINAL.includes(x));
+    const stopped = (await w.server.api("GET", `${base()}?lifecycleState=stopped&limit=500`)).body.items;
+    expect(stopped.length).toBeGreaterThan(0);
+    expect(stopped.every((s: any) => s.status.lifecycleState === "stopped")).toBe(true);
+    expect((await w.server.api("GET", `${base()}?lifecycleState=sleeping`)).status).toBe(422);
+    expect((await w.server.api("GET", `${base()}?labelValue=batch`)).status).toBe(422);
   });
 
   test("a running sandbox cannot be deleted; a stopped one can, and is gone", async () => {
