@@ -33,11 +33,16 @@ LIBCRUN_A="$SRC/.libs/libcrun.a"
 if [[ ! -f "$LIBCRUN_A" ]]; then
   if [[ ! -f "$SRC/configure.ac" ]]; then
     if ! ls /etc/apt/sources.list.d/ 2>/dev/null | grep -q nimbus-src; then
-      log "adding deb-src entry /etc/apt/sources.list.d/nimbus-src.sources"
-      cat >/etc/apt/sources.list.d/nimbus-src.sources <<'SRCS'
+      # the same mirror and release the machine already uses for binary packages
+      mirror="$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null)"
+      [[ -n "$mirror" ]] || mirror="$(awk '$1 == "deb" && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)"
+      [[ -n "$mirror" ]] || mirror="http://deb.debian.org/debian"
+      codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
+      log "adding deb-src entry /etc/apt/sources.list.d/nimbus-src.sources ($mirror $codename)"
+      cat >/etc/apt/sources.list.d/nimbus-src.sources <<SRCS
 Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm
+URIs: $mirror
+Suites: $codename
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRCS
