@@ -107,6 +107,11 @@ describe("sessions: leases and attach (compiled binary, real sandboxes)", () => 
     await a.opened;
     a.send(0, "hello through cat\n");
     await until(() => a.stdout().includes("hello through cat"), 10_000, "echo from cat");
+    // a later attach can replay what was written before it arrived
+    const late = attach(attachUrl(s.metadata.id), w.server.token, "channel=stdio&tail=5");
+    await late.opened;
+    await until(() => late.stdout().includes("hello through cat"), 10_000, "replayed output");
+    late.ws.close();
     await w.server.api("POST", ses(`/${s.metadata.id}/close`), { reason: "test-done" });
     const res = await a.result;
     expect(res.closeCode).toBe(4002);

@@ -76,7 +76,8 @@ export class AttachHub {
   }
 
   /** Validates the lease and channel, then wires the socket. */
-  open(raw: Raw, tenantId: string, sessionId: string, channel: string | undefined): void {
+  /** `tail`: for stdio, replay the last N lines of each stream before following (default 0). */
+  open(raw: Raw, tenantId: string, sessionId: string, channel: string | undefined, tail = 0): void {
     let conn: Conn;
     try {
       const s = this.sessions.row(tenantId, sessionId);
@@ -93,14 +94,14 @@ export class AttachHub {
     }
     this.#conns.set(raw, conn);
     raw.send(control({ type: "attached", channel: conn.channel, sessionId }));
-    if (conn.channel === "stdio") void this.#pumpLogs(raw, conn);
+    if (conn.channel === "stdio") void this.#pumpLogs(raw, conn, tail);
   }
 
-  async #pumpLogs(raw: Raw, c: Conn): Promise<void> {
+  async #pumpLogs(raw: Raw, c: Conn, tail: number): Promise<void> {
     const paths = c.backend.logPaths(c.sandboxId);
     const finished = () => c.closed;
     const pump = async (path: string, ch: number) => {
-      const reader = (await logStream(path, { tail: 0, follow: true, finished })).getReader();
+      const reader = (await logStream(path, { tail, follow: true, finished })).getReader();
       c.readers.push(reader);
       for (;;) {
         const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true as const }));

@@ -2,6 +2,7 @@ import { Elysia, t } from "elysia";
 import { principalOf } from "../../server/app";
 import { requireTenantAccess } from "../../server/auth";
 import { ErrorBody } from "../../server/errors";
+import { QueryInt } from "../shared";
 import { tenantScope } from "../tenants/scope";
 import type { TenantService } from "../tenants/service";
 import type { AttachHub } from "./attach";
@@ -11,7 +12,8 @@ import type { SessionService } from "./service";
 const BASE = "/api/tenants/:tenant/sessions";
 
 export const ATTACH_DESCRIPTION = `WebSocket. Authenticate with \`Authorization: Bearer\` or a one-time \`?ticket=\` from POST …/attach-ticket.
-Choose the channel with \`?channel=stdio|exec|pty\` (default: the session's first channel).
+Choose the channel with \`?channel=stdio|exec|pty\` (default: the session's first channel); for stdio,
+\`?tail=N\` first replays the last N lines the main process wrote to each stream.
 Frames are binary; the first byte is the channel: 0 stdin, 1 stdout, 2 stderr, 3 control (JSON), 4 resize (JSON {cols, rows}).
 For exec and pty, send control {"type":"start","argv":[...],"environment":{},"workingDir":"/","user":{"uid":0,"gid":0},"cols":80,"rows":24} first
 (user and workingDir default to the main process's, see status.runAs);
@@ -30,6 +32,7 @@ export const attachDocs = {
         { name: "id", in: "path", required: true, schema: { type: "string" } },
         { name: "channel", in: "query", required: false, schema: { type: "string", enum: ["stdio", "exec", "pty"] } },
         { name: "ticket", in: "query", required: false, schema: { type: "string" }, description: "one-time attach ticket instead of the Authorization header" },
+        { name: "tail", in: "query", required: false, schema: { type: "integer", minimum: 0 }, description: "stdio: replay the last N lines of output first" },
       ],
       responses: { "101": { description: "Switching Protocols: the attach stream" }, "401": { description: "no valid token or ticket" }, "404": { description: "no such session" } },
     },
@@ -41,7 +44,7 @@ export const sessionsController = (tenants: TenantService, sessions: SessionServ
     // Attach first: it authenticates itself so a browser can use a ticket instead of a header.
     .ws(`${BASE}/:id/attach`, {
       params: SessionParams,
-      query: t.Object({ channel: t.Optional(t.String()), ticket: t.Optional(t.String()) }),
+      query: t.Object({ channel: t.Optional(t.String()), ticket: t.Optional(t.String()), tail: t.Optional(QueryInt({ minimum: 0, maximum: 100_000 })) }),
       beforeHandle({ request, params }) {
         const ticket = new URL(request.url).searchParams.get("ticket");
         if (ticket) {
@@ -55,7 +58,7 @@ export const sessionsController = (tenants: TenantService, sessions: SessionServ
       open(ws) {
         const { ticket } = ws.data.query;
         if (ticket && !sessions.redeemTicket(ticket, ws.data.params.tenant, ws.data.params.id)) return ws.raw.close(CLOSE.refused, "attach ticket already used");
-        hub.open(ws.raw, ws.data.params.tenant, ws.data.params.id, ws.data.query.channel);
+        hub.open(ws.raw, ws.data.params.tenant, ws.data.params.id, ws.data.query.channel, ws.data.query.tail ?? 0);
       },
       message(ws, message) {
         hub.message(ws.raw, message);
