@@ -3,6 +3,7 @@ import { ImageServiceImpl, pruneImages as pruneImpl, type ImageServiceOptions, t
 
 export * from "./types";
 export { parseReference, type Reference } from "./reference";
+export { resolveUser } from "./view";
 export { images, layers, IMAGE_TABLES_DDL } from "./schema";
 export type { ImageServiceOptions, PruneOptions, PruneResult, StepRunner, Logger } from "./service";
 export { ImageServiceImpl } from "./service";
