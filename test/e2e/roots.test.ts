@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { tarArchive } from "../../src/images/tar";
-import { chmodSync, mkdirSync, rmSync, mkdtempSync, readdirSync, statSync, symlinkSync, copyFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { rootOwnedRootfs } from "../fixtures/busybox-rootfs";
 import { startWorld, TERMINAL, waitFor, type World } from "./world";
 
 // The two other kinds of root material the guide names: an image obtained by build
@@ -17,24 +17,8 @@ describe("root material: Dockerfile builds and prepared root filesystems", () =>
   const base = `/api/tenants/${T}/sandboxes`;
   const logs = (id: string) => fetch(`${w.server.url}${base}/${id}/logs`, { headers: { authorization: `Bearer ${w.server.token}` } }).then((r) => r.text());
 
-  /** A root filesystem as an operator would prepare it (debootstrap-style): owned by host root. */
-  const rootOwnedTree = (): string => {
-    const dir = mkdtempSync(join(tmpdir(), "nimbus-prepared-"));
-    for (const d of ["bin", "etc", "tmp", "root", "var/www", "proc", "sys", "dev"]) mkdirSync(join(dir, d), { recursive: true });
-    copyFileSync("/bin/busybox", join(dir, "bin/busybox"));
-    chmodSync(join(dir, "bin/busybox"), 0o755);
-    for (const applet of ["sh", "cat", "id", "ls", "touch", "echo", "stat"]) symlinkSync("busybox", join(dir, "bin", applet));
-    writeFileSync(join(dir, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
-    writeFileSync(join(dir, "var/www/index.html"), "hello from nimbus\n");
-    writeFileSync(join(dir, "root/secret"), "only root reads this\n");
-    chmodSync(join(dir, "root"), 0o700);
-    chmodSync(join(dir, "root/secret"), 0o600);
-    chmodSync(join(dir, "tmp"), 0o1777);
-    return dir;
-  };
-
   beforeAll(async () => {
-    prepared = rootOwnedTree();
+    prepared = rootOwnedRootfs();
     w = await startWorld({ args: ["--rootfs-allow", prepared] });
     await w.server.api("POST", "/api/tenants", { id: T });
   });

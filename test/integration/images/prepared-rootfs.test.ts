@@ -1,13 +1,14 @@
 // A prepared root filesystem (operator's host directory, owned by host root) as a snapshot
 // lower through an idmapped mount: shown shifted into the container id range, never modified.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { ImageError } from "../../../src/images";
 import { ID_MAP } from "../../../src/host/idmap";
 import { containerUsernsFd } from "../../../src/images/idmap-mount";
 import { cleanupAll, isMounted, join, makeService } from "./helpers";
 import { setupHarness, sh, uid, type Harness } from "../runtime/harness";
+import { rootOwnedRootfs } from "../../fixtures/busybox-rootfs";
 
 let ctx: ReturnType<typeof makeService>;
 let prepared: string;
@@ -29,20 +30,7 @@ function fingerprint(dir: string): string {
 
 beforeAll(() => {
   ctx = makeService();
-  prepared = mkdtempSync("/var/tmp/nimbus-prepared-rootfs-");
-  for (const d of ["bin", "etc", "root", "tmp", "proc", "sys", "dev", "home/user", "srv"]) mkdirSync(join(prepared, d), { recursive: true });
-  copyFileSync("/bin/busybox", join(prepared, "bin/busybox"));
-  chmodSync(join(prepared, "bin/busybox"), 0o755);
-  for (const a of ["sh", "id", "ls", "touch", "cat", "stat", "mkdir", "echo", "rm"]) symlinkSync("busybox", join(prepared, "bin", a));
-  writeFileSync(join(prepared, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
-  writeFileSync(join(prepared, "etc/group"), "root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n");
-  writeFileSync(join(prepared, "root/secret"), "root only\n");
-  writeFileSync(join(prepared, "srv/data"), "original\n");
-  chmodSync(join(prepared, "root"), 0o700);
-  chmodSync(join(prepared, "root/secret"), 0o600);
-  chmodSync(join(prepared, "tmp"), 0o1777);
-  spawnSync("chown", ["-R", "0:0", prepared]);
-  spawnSync("chown", ["-R", "1000:1000", join(prepared, "home/user")]);
+  prepared = rootOwnedRootfs("/var/tmp");
 });
 
 afterAll(async () => {
@@ -163,7 +151,7 @@ describe("a container on a prepared rootfs", () => {
       expect(lines[0]).toBe("0");
       expect(lines[1]).toBe("0");
       expect(out).toMatch(/-rw------- +1 0 +0 .* secret/);
-      expect(out).toContain("root only");
+      expect(out).toContain("only root reads this");
       expect(out).toContain("touched");
       expect(out).toContain("0 0 700\n0 0 644\n0 0 644");
       expect(out).toContain("made\nhi");
